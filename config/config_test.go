@@ -1,0 +1,150 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadFull(t *testing.T) {
+	c, err := Load("testdata/full.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := c.Pools["app"]
+	tests := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"max connections", c.Global.MaxConnections, 500},
+		{"shutdown timeout", c.Global.ShutdownTimeout.Duration, 5 * time.Second},
+		{"default idle timeout", c.Global.IdleTimeout.Duration, DefaultIdleTimeout},
+		{"default header bytes", c.Global.MaxHeaderBytes, DefaultMaxHeaderBytes},
+		{"balance", app.Balance, "weighted"},
+		{"weight", app.Servers[0].Weight, 3},
+		{"default weight", app.Servers[1].Weight, 1},
+		{"backup", app.Servers[1].Backup, true},
+		{"default cookie", app.Sticky.Cookie, "QUILL"},
+		{"default samesite", app.Sticky.SameSite, "Lax"},
+		{"default connect timeout", app.ConnectTimeout.Duration, DefaultConnectTimeout},
+		{"default forwarded_for", app.ForwardedFor, "append"},
+		{"health path", app.Health.Path, "/health"},
+		{"health default fall", app.Health.Fall, 3},
+		{"route default path", c.VIPs["www-http"].Routes[1].Path, "/"},
+		{"access log default format", c.AccessLog.Format, "common"},
+		{"server id defaults to address", app.Servers[0].ID(), "127.0.0.1:9002"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %v, want %v", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+// base is a minimal valid file that the error cases below extend.
+const base = `[vips.web]
+listen = ["127.0.0.1:8080"]
+  [[vips.web.routes]]
+  pool = "app"
+
+[pools.app]
+servers = [{ address = "127.0.0.1:9001" }]
+`
+
+// arrayBase writes the servers as an array of tables.
+const arrayBase = `[vips.web]
+listen = ["127.0.0.1:8080"]
+  [[vips.web.routes]]
+  pool = "app"
+[[pools.app.servers]]
+address = "127.0.0.1:9001"
+`
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string // each must appear in the error text
+	}{
+		{"unknown key", base + "wieght = 2\n", []string{`quill.toml:8: unknown key "pools.app.wieght"`}},
+		{"unknown key in array of tables", arrayBase + "wieght = 2\n", []string{`quill.toml:7: unknown key "pools.app.servers.wieght"`}},
+		{"unknown table", base + "[globl]\nmax_connections = 1\n", []string{`quill.toml:9: unknown key "globl.max_connections"`}},
+		{"server without port", strings.Replace(arrayBase, `"127.0.0.1:9001"`, `"foo"`, 1), []string{`quill.toml:6: pool "app": server address "foo" has no port`}},
+		{"missing pool", strings.Replace(base, `pool = "app"`, `pool = "nope"`, 1), []string{`quill.toml:4: vip "web": route 1: pool "nope" does not exist`}},
+		{"bad duration", base + "connect_timeout = \"5 seconds\"\n", []string{`quill.toml:8: connect_timeout: "5 seconds" is not a duration`}},
+		{"zero weight", arrayBase + "weight = 0\n", []string{`quill.toml:7: pool "app": server "127.0.0.1:9001": weight must be > 0`}},
+		{"bad balance", base + "balance = \"random\"\n", []string{`quill.toml:8: pool "app": balance "random"`}},
+		{"pool without servers", base + "[pools.empty]\n", []string{`quill.toml:8: pool "empty" has no servers`}},
+		{"two vips one address", base + "[vips.other]\nlisten = [\"127.0.0.1:8080\"]\n  [[vips.other.routes]]\n  pool = \"app\"\n",
+			[]string{`quill.toml:2: vip "web": listen "127.0.0.1:8080" is already used by vip "other"`}},
+		{"bad listen", strings.Replace(base, `"127.0.0.1:8080"`, `"127.0.0.1"`, 1), []string{`quill.toml:2: vip "web": listen "127.0.0.1": has no port`}},
+		{"bad trusted proxy", base + "trusted_proxies = [\"10.0.0.0/99\"]\n", []string{`quill.toml:8: pool "app": trusted_proxies: "10.0.0.0/99" is not a CIDR`}},
+		{"tls 1.1 refused", base + "[vips.web.tls]\ncertificates = [{cert = \"a\", key = \"b\"}]\nmin_version = \"1.1\"\n", []string{`quill.toml:10: vip "web": min_version "1.1"`}},
+		{"every error reported", base + "balance = \"x\"\nforwarded_for = \"y\"\n", []string{`quill.toml:8: pool "app": balance`, `quill.toml:9: pool "app": forwarded_for`}},
+		{"syntax error", base + "a = [\n", []string{"quill.toml:", "expected value"}},
+		{"vrrp vrid", base + "[[vrrp.instances]]\nname = \"www\"\ninterface = \"eth0\"\nvrid = 300\naddresses = [\"10.0.0.3/24\"]\n", []string{`quill.toml:11: vrrp instance "www": vrid 300`}},
+		{"vrrp v2 sub-second", base + "[[vrrp.instances]]\nname = \"www\"\ninterface = \"eth0\"\nvrid = 3\nversion = 2\nadvert_interval = \"100ms\"\naddresses = [\"10.0.0.3\"]\n", []string{`quill.toml:13: vrrp instance "www": advert_interval 100ms must be whole seconds`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("quill.toml", tt.src)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Errorf("error %T is not a *config.Error", err)
+			}
+		})
+	}
+}
+
+func TestValidBase(t *testing.T) {
+	if _, err := Parse("quill.toml", base); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStickyWithoutSecretWarns(t *testing.T) {
+	c, err := Parse("quill.toml", base+"[pools.app.sticky]\nmode = \"cookie\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "random key") {
+		t.Errorf("warnings = %q", c.Warnings)
+	}
+}
+
+func TestPositions(t *testing.T) {
+	src := "[a]\nx = 1\n[[a.b]]\ny = 2\n[[a.b]]\ny = 3\n[a.b.c]\nz = 4\n\"q.k\" = 5\n"
+	pos := indexPositions(src)
+	tests := []struct {
+		key  string
+		want int
+	}{
+		{"a.x", 2},
+		{"a.b.0.y", 4},
+		{"a.b.1.y", 6},
+		{"a.b.y", 4},
+		{"a.b.1.c.z", 8},
+		{"a.b.1.c.q.k", 9},
+		{"a.b.1.missing", 5},
+		{"nothing", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			if got := pos.line(tt.key); got != tt.want {
+				t.Errorf("line(%q) = %d, want %d", tt.key, got, tt.want)
+			}
+		})
+	}
+}

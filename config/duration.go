@@ -1,0 +1,44 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Duration is a Go duration string ("5s", "12h") in the file. A value that
+// does not parse is kept with its error, so that validation can report it
+// with its line beside every other error instead of stopping at the first.
+type Duration struct {
+	time.Duration
+	bad string
+}
+
+// UnmarshalText parses a duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil || v < 0 {
+		d.bad = string(b)
+		return nil
+	}
+	d.Duration, d.bad = v, ""
+	return nil
+}
+
+// MarshalText writes the duration back as a string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// err reports a value that did not parse.
+func (d Duration) err() error {
+	if d.bad == "" {
+		return nil
+	}
+	return fmt.Errorf("%q is not a duration (use Go syntax such as \"500ms\", \"5s\", \"12h\")", d.bad)
+}
+
+// Or returns d, or def when d is zero.
+func (d Duration) Or(def time.Duration) time.Duration {
+	if d.Duration == 0 {
+		return def
+	}
+	return d.Duration
+}

@@ -1,0 +1,389 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// validator collects every problem of a file with its line.
+type validator struct {
+	file string
+	pos  positions
+	errs []error
+}
+
+func (v *validator) errorf(path, format string, args ...any) {
+	v.errs = append(v.errs, &Error{File: v.file, Line: v.pos.line(path), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) duration(path string, d Duration) {
+	if err := d.err(); err != nil {
+		v.errorf(path, "%s: %v", lastPart(path), err)
+	}
+}
+
+func lastPart(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
+
+func oneOf(s string, allowed ...string) bool {
+	for _, a := range allowed {
+		if s == a {
+			return true
+		}
+	}
+	return false
+}
+
+// sortedKeys gives map keys in order, so errors come out in a stable order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// explicitZeros catches "weight = 0", which defaults would otherwise hide.
+func (v *validator) explicitZeros(c *Config) {
+	for _, name := range sortedKeys(c.Pools) {
+		for i, s := range c.Pools[name].Servers {
+			path := fmt.Sprintf("pools.%s.servers.%d.weight", name, i)
+			if _, set := v.pos[path]; set && s.Weight <= 0 {
+				v.errorf(path, "pool %q: server %q: weight must be > 0", name, s.Address)
+			}
+		}
+	}
+}
+
+func (v *validator) config(c *Config) {
+	v.global(c)
+	if a := c.Admin; a != nil {
+		if _, err := hostPort(a.Listen); err != nil {
+			v.errorf("admin.listen", "admin: listen %q: %v", a.Listen, err)
+		}
+	}
+	if !oneOf(c.Log.Level, "debug", "info", "warn", "error") {
+		v.errorf("log.level", "log: level %q is not debug, info, warn or error", c.Log.Level)
+	}
+	if !oneOf(c.Log.Format, "console", "json") {
+		v.errorf("log.format", "log: format %q is not console or json", c.Log.Format)
+	}
+	v.accessLog("access_log", c.AccessLog)
+	seen := map[string]string{}
+	for _, name := range sortedKeys(c.VIPs) {
+		v.vip(c, name, seen)
+	}
+	for _, name := range sortedKeys(c.Pools) {
+		v.pool(c, name)
+	}
+	v.vrrp(c)
+}
+
+func (v *validator) global(c *Config) {
+	g := c.Global
+	if g.MaxConnections < 0 {
+		v.errorf("global.max_connections", "global: max_connections must be >= 0")
+	}
+	if g.MaxHeaderBytes < 1024 {
+		v.errorf("global.max_header_bytes", "global: max_header_bytes must be at least 1024")
+	}
+	v.duration("global.shutdown_timeout", g.ShutdownTimeout)
+	v.duration("global.read_header_timeout", g.ReadHeaderTimeout)
+	v.duration("global.idle_timeout", g.IdleTimeout)
+}
+
+func (v *validator) accessLog(path string, a *AccessLog) {
+	if a == nil {
+		return
+	}
+	if a.Path == "" && a.Syslog == "" {
+		v.errorf(path, "%s: needs a path or a syslog address", path)
+	}
+	if !oneOf(a.Format, "common", "combined") {
+		v.errorf(path+".format", "%s: format %q is not common or combined", path, a.Format)
+	}
+	if !oneOf(a.OnFull, "block", "drop") {
+		v.errorf(path+".on_full", "%s: on_full %q is not block or drop", path, a.OnFull)
+	}
+	if a.Buffer < 0 {
+		v.errorf(path+".buffer", "%s: buffer must be > 0", path)
+	}
+	v.duration(path+".window", a.Window)
+	if a.Syslog != "" {
+		u, err := url.Parse(a.Syslog)
+		if err != nil || !oneOf(u.Scheme, "udp", "tcp", "unix", "unixgram") {
+			v.errorf(path+".syslog", "%s: syslog %q is not udp://host:port or unix:///path", path, a.Syslog)
+		}
+	}
+}
+
+func (v *validator) vip(c *Config, name string, seen map[string]string) {
+	vip := c.VIPs[name]
+	p := "vips." + name
+	if len(vip.Listen) == 0 {
+		v.errorf(p, "vip %q: listen is empty", name)
+	}
+	for _, l := range vip.Listen {
+		key, err := hostPort(l)
+		if err != nil {
+			v.errorf(p+".listen", "vip %q: listen %q: %v", name, l, err)
+			continue
+		}
+		if other, ok := seen[key]; ok {
+			v.errorf(p+".listen", "vip %q: listen %q is already used by vip %q", name, l, other)
+		}
+		seen[key] = name
+	}
+	if vip.TLS != nil {
+		t := vip.TLS
+		if len(t.Certificates) == 0 && t.ACME == nil {
+			v.errorf(p+".tls", "vip %q: tls needs certificates or acme", name)
+		}
+		for i, cf := range t.Certificates {
+			if cf.Cert == "" || cf.Key == "" {
+				v.errorf(p+".tls.certificates", "vip %q: certificate %d needs both cert and key", name, i+1)
+			}
+		}
+		if a := t.ACME; a != nil && len(a.Domains) == 0 {
+			v.errorf(p+".tls.acme", "vip %q: acme needs domains", name)
+		}
+		if !oneOf(t.MinVersion, "1.2", "1.3") {
+			v.errorf(p+".tls.min_version", "vip %q: min_version %q is not 1.2 or 1.3 (older versions are unsafe)", name, t.MinVersion)
+		}
+		if vip.RedirectHTTPS {
+			v.errorf(p+".redirect_https", "vip %q: redirect_https is for plain-HTTP VIPs", name)
+		}
+	} else if vip.HSTS != "" {
+		v.errorf(p+".hsts", "vip %q: hsts is for TLS VIPs", name)
+	}
+	if len(vip.Routes) == 0 && !vip.RedirectHTTPS {
+		v.errorf(p, "vip %q: no routes", name)
+	}
+	routes := map[string]bool{}
+	for i, r := range vip.Routes {
+		rp := fmt.Sprintf("%s.routes.%d", p, i)
+		if _, ok := c.Pools[r.Pool]; !ok {
+			if r.Pool == "" {
+				v.errorf(rp, "vip %q: route %d has no pool", name, i+1)
+			} else {
+				v.errorf(rp+".pool", "vip %q: route %d: pool %q does not exist", name, i+1, r.Pool)
+			}
+		}
+		if strings.Contains(strings.TrimPrefix(r.Host, "*."), "*") || strings.ContainsAny(r.Host, ":/ ") {
+			v.errorf(rp+".host", "vip %q: route %d: host %q is not a name or *.suffix", name, i+1, r.Host)
+		}
+		if !strings.HasPrefix(r.Path, "/") {
+			v.errorf(rp+".path", "vip %q: route %d: path %q does not start with /", name, i+1, r.Path)
+		}
+		key := strings.ToLower(r.Host) + " " + r.Path
+		if routes[key] {
+			v.errorf(rp, "vip %q: route %d repeats host %q path %q", name, i+1, r.Host, r.Path)
+		}
+		routes[key] = true
+	}
+	v.accessLog(p+".access_log", vip.AccessLog)
+}
+
+func (v *validator) pool(c *Config, name string) {
+	pool := c.Pools[name]
+	p := "pools." + name
+	if !oneOf(pool.Balance, "roundrobin", "weighted", "leastconn", "hash") {
+		v.errorf(p+".balance", "pool %q: balance %q is not roundrobin, weighted, leastconn or hash", name, pool.Balance)
+	}
+	if !oneOf(pool.ForwardedFor, "append", "replace", "off") {
+		v.errorf(p+".forwarded_for", "pool %q: forwarded_for %q is not append, replace or off", name, pool.ForwardedFor)
+	}
+	v.duration(p+".connect_timeout", pool.ConnectTimeout)
+	v.duration(p+".timeout", pool.Timeout)
+	v.duration(p+".fail_timeout", pool.FailTimeout)
+	for _, cidr := range pool.TrustedProxies {
+		if _, err := ParsePrefix(cidr); err != nil {
+			v.errorf(p+".trusted_proxies", "pool %q: trusted_proxies: %v", name, err)
+		}
+	}
+	if len(pool.Servers) == 0 {
+		v.errorf(p, "pool %q has no servers", name)
+	}
+	ids := map[string]bool{}
+	for i, s := range pool.Servers {
+		sp := fmt.Sprintf("%s.servers.%d", p, i)
+		if _, err := hostPort(s.Address); err != nil || strings.HasPrefix(s.Address, ":") {
+			if err == nil {
+				err = fmt.Errorf("has no host")
+			}
+			v.errorf(sp+".address", "pool %q: server address %q %v", name, s.Address, err)
+		}
+		if s.Weight < 0 {
+			v.errorf(sp+".weight", "pool %q: server %q: weight must be > 0", name, s.Address)
+		}
+		if ids[s.ID()] {
+			v.errorf(sp, "pool %q: server %q appears twice", name, s.ID())
+		}
+		ids[s.ID()] = true
+	}
+	if s := pool.Sticky; s != nil {
+		v.sticky(c, name, s)
+	}
+	if h := pool.Health; h != nil {
+		hp := p + ".health"
+		if !strings.HasPrefix(h.Path, "/") {
+			v.errorf(hp+".path", "pool %q: health path %q does not start with /", name, h.Path)
+		}
+		v.duration(hp+".interval", h.Interval)
+		v.duration(hp+".timeout", h.Timeout)
+		if h.ExpectStatus < 100 || h.ExpectStatus > 599 {
+			v.errorf(hp+".expect_status", "pool %q: expect_status %d is not an HTTP status", name, h.ExpectStatus)
+		}
+		if h.Rise < 1 || h.Fall < 1 {
+			v.errorf(hp, "pool %q: health rise and fall must be >= 1", name)
+		}
+	}
+}
+
+func (v *validator) sticky(c *Config, name string, s *Sticky) {
+	p := "pools." + name + ".sticky"
+	if !oneOf(s.Mode, "cookie", "ip", "none") {
+		v.errorf(p+".mode", "pool %q: sticky mode %q is not cookie, ip or none", name, s.Mode)
+	}
+	if !oneOf(s.SameSite, "Lax", "Strict", "None") {
+		v.errorf(p+".samesite", "pool %q: samesite %q is not Lax, Strict or None", name, s.SameSite)
+	}
+	if !validCookieName(s.Cookie) {
+		v.errorf(p+".cookie", "pool %q: cookie name %q is not a valid cookie name", name, s.Cookie)
+	}
+	if s.MaxClients < 0 {
+		v.errorf(p+".max_clients", "pool %q: max_clients must be > 0", name)
+	}
+	if s.IPv6Prefix < 1 || s.IPv6Prefix > 128 {
+		v.errorf(p+".ipv6_prefix", "pool %q: ipv6_prefix must be 1..128", name)
+	}
+	v.duration(p+".ttl", s.TTL)
+	if s.Mode == "cookie" && s.Secret == "" && c.Global.Secret == "" {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: pool %q: no sticky secret and no global.secret: a random key is used, so cookies do not survive a restart or a failover to the other host",
+			v.file, v.pos.line(p), name))
+	}
+}
+
+func validCookieName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *validator) vrrp(c *Config) {
+	names := map[string]bool{}
+	for i := range c.VRRP.Instances {
+		in := &c.VRRP.Instances[i]
+		p := fmt.Sprintf("vrrp.instances.%d", i)
+		label := in.Name
+		if label == "" {
+			v.errorf(p, "vrrp instance %d has no name", i+1)
+			label = strconv.Itoa(i + 1)
+		} else if names[in.Name] {
+			v.errorf(p+".name", "vrrp instance %q appears twice", in.Name)
+		}
+		names[in.Name] = true
+		if in.Interface == "" {
+			v.errorf(p, "vrrp instance %q: interface is empty", label)
+		}
+		if in.VRID < 1 || in.VRID > 255 {
+			v.errorf(p+".vrid", "vrrp instance %q: vrid %d is not 1..255", label, in.VRID)
+		}
+		if in.Priority < 1 || in.Priority > 255 {
+			v.errorf(p+".priority", "vrrp instance %q: priority %d is not 1..255", label, in.Priority)
+		}
+		if !oneOf(in.Protocol, "vrrp", "carp") {
+			v.errorf(p+".protocol", "vrrp instance %q: protocol %q is not vrrp or carp", label, in.Protocol)
+		}
+		if in.Version != 2 && in.Version != 3 {
+			v.errorf(p+".version", "vrrp instance %q: version %d is not 2 or 3", label, in.Version)
+		}
+		v.duration(p+".advert_interval", in.AdvertInterval)
+		adv := in.AdvertInterval.Duration
+		switch {
+		case in.Protocol == "carp" || in.Version == 2:
+			if adv < time.Second || adv%time.Second != 0 || adv > 255*time.Second {
+				v.errorf(p+".advert_interval", "vrrp instance %q: advert_interval %s must be whole seconds from 1s to 255s for VRRPv2 and CARP", label, adv)
+			}
+		default:
+			if adv < 10*time.Millisecond || adv%(10*time.Millisecond) != 0 || adv > 40950*time.Millisecond {
+				v.errorf(p+".advert_interval", "vrrp instance %q: advert_interval %s must be a multiple of 10ms from 10ms to 40.95s", label, adv)
+			}
+		}
+		if in.Version == 2 && len(in.Password) > 8 {
+			v.errorf(p+".password", "vrrp instance %q: a VRRPv2 password has at most 8 characters", label)
+		}
+		if in.Version == 3 && in.Password != "" && in.Protocol == "vrrp" {
+			v.errorf(p+".password", "vrrp instance %q: VRRPv3 has no authentication; remove password", label)
+		}
+		if len(in.Addresses) == 0 {
+			v.errorf(p, "vrrp instance %q: addresses is empty", label)
+		}
+		for _, a := range in.Addresses {
+			if _, err := ParsePrefix(a); err != nil {
+				v.errorf(p+".addresses", "vrrp instance %q: %v", label, err)
+			}
+		}
+		if in.TrackURL != "" {
+			if u, err := url.Parse(in.TrackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+				v.errorf(p+".track_url", "vrrp instance %q: track_url %q is not an http URL", label, in.TrackURL)
+			}
+		}
+		if in.TrackWeight < 0 || in.TrackWeight > 254 {
+			v.errorf(p+".track_weight", "vrrp instance %q: track_weight must be 0..254", label)
+		}
+		if in.Listen != "" {
+			if _, err := hostPort(in.Listen); err != nil {
+				v.errorf(p+".listen", "vrrp instance %q: listen %q: %v", label, in.Listen, err)
+			}
+		}
+	}
+}
+
+// hostPort checks a host:port and returns a canonical form for comparing
+// listen addresses.
+func hostPort(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("has no port")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("port %q is not 1..65535", port)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		host = ip.Unmap().String()
+	} else if strings.ContainsAny(host, " /") {
+		return "", fmt.Errorf("host %q is not an address or a name", host)
+	}
+	return net.JoinHostPort(strings.ToLower(host), strconv.Itoa(n)), nil
+}
+
+// ParsePrefix reads a CIDR, or an address as a one-address prefix.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR", s)
+		}
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
