@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"quill/config"
+	"quill/proxy"
+)
+
+func runCmd(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	path := configFlag(fs)
+	fs.Parse(args)
+	cfg, err := load(*path)
+	if err != nil {
+		printErrors(os.Stderr, err)
+		return errReported
+	}
+	return serve(cfg, func() (*config.Config, error) { return load(*path) }, nil)
+}
+
+// serve runs the proxy for cfg until TERM or INT; reload reads the config
+// again on HUP. ready, if set, is called once every listener is bound.
+func serve(cfg *config.Config, reload func() (*config.Config, error), ready func()) error {
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	p, err := proxy.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	if cfg.Global.PidFile != "" {
+		if err := os.WriteFile(cfg.Global.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			return fmt.Errorf("pid file: %w", err)
+		}
+		defer os.Remove(cfg.Global.PidFile)
+	}
+	doReload := func() error {
+		next, err := reload()
+		if err == nil {
+			err = p.Reload(next)
+		}
+		if err != nil {
+			log.Error("reload refused; the running config stays", zap.Error(err))
+			return err
+		}
+		for _, w := range next.Warnings {
+			log.Warn(w)
+		}
+		log.Info("config reloaded", zap.String("file", next.File))
+		return nil
+	}
+	var admin *http.Server
+	if cfg.Admin != nil {
+		ln, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			return fmt.Errorf("admin: %w", err)
+		}
+		admin = &http.Server{Handler: proxy.NewAdmin(p, doReload), ReadHeaderTimeout: 10 * time.Second}
+		go admin.Serve(ln)
+	}
+	p.Serve()
+	log.Info("quill started", zap.String("config", cfg.File), zap.Int("vips", len(cfg.VIPs)), zap.Int("pools", len(cfg.Pools)))
+	if ready != nil {
+		ready()
+	}
+
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	for s := range sig {
+		switch s {
+		case syscall.SIGHUP:
+			doReload()
+		case syscall.SIGUSR1:
+			if err := p.ReopenLogs(); err != nil {
+				log.Error("access log reopen failed; lines are kept and the file is retried", zap.Error(err))
+			} else {
+				log.Info("access logs reopened")
+			}
+		default:
+			log.Info("stopping: finishing requests in flight", zap.Stringer("signal", s), zap.Duration("timeout", p.Config().Global.ShutdownTimeout.Duration))
+			ctx, cancel := context.WithTimeout(context.Background(), p.Config().Global.ShutdownTimeout.Duration)
+			err := p.Shutdown(ctx)
+			cancel()
+			if admin != nil {
+				admin.Close()
+			}
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				log.Error("stopped with errors", zap.Error(err))
+			} else if err != nil {
+				log.Warn("stopped: shutdown timeout cut requests in flight")
+			} else {
+				log.Info("stopped")
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+func newLogger(c config.Log) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, err
+	}
+	zc := zap.NewProductionConfig()
+	if c.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.Development = false
+		zc.DisableStacktrace = true
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.Sampling = nil
+	zc.OutputPaths = []string{"stderr"}
+	return zc.Build()
+}

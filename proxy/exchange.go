@@ -1,0 +1,44 @@
+package proxy
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// maxAttempts bounds how many servers one request may be tried on.
+const maxAttempts = 8
+
+// exchange is one client request on its way through quill: what the
+// router, the sticky lookup, the forwarder and the access log share.
+type exchange struct {
+	start  time.Time
+	vip    *vip
+	pool   *pool
+	peer   netip.Addr
+	client netip.Addr
+	hash   uint64 // the client's key for hashing (balance = "hash", ip stickiness)
+
+	pinned *server // the server a sticky cookie or the ip table names
+	server *server // the server of the last attempt
+	repin  bool    // the response must (re)pin the client to server
+
+	tried  [maxAttempts]*server
+	ntried int
+
+	status int    // set when quill answers itself (errors)
+	reason string // why quill answered itself, for the process log
+}
+
+func (x *exchange) triedServers() []*server { return x.tried[:x.ntried] }
+
+type exchangeKey struct{}
+
+func withExchange(ctx context.Context, x *exchange) context.Context {
+	return context.WithValue(ctx, exchangeKey{}, x)
+}
+
+func exchangeFrom(ctx context.Context) *exchange {
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return x
+}

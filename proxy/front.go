@@ -1,0 +1,91 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"quill/config"
+)
+
+// front is one listen address and the http.Server on it. Fronts outlive
+// generations: a reload that keeps an address keeps its socket open, so no
+// client is refused while the config changes.
+type front struct {
+	addr string
+	vip  string // name of the VIP it was opened for
+	tls  bool
+	ln   net.Listener
+	srv  *http.Server
+	done chan struct{}
+}
+
+// openFront binds addr and prepares its server. A TLS front hands the
+// HTTP/2 connections to net/http as *tls.Conn (so that it speaks h2 on
+// them) and wraps the HTTP/1 ones, like plain-HTTP connections, in the
+// framing guard against request smuggling.
+func (p *Proxy) openFront(addr string, v *vip, g *config.Global) (*front, error) {
+	raw, err := listen(addr)
+	if err != nil {
+		return nil, err
+	}
+	var ln net.Listener = &limitListener{Listener: raw, lim: p.limiter}
+	if v.term != nil {
+		ln = v.term.Listener(ln)
+	}
+	ln = guardListener{ln}
+	f := &front{addr: addr, vip: v.name, tls: v.term != nil, ln: ln, done: make(chan struct{})}
+	f.srv = &http.Server{
+		Handler:           &frontHandler{p: p, addr: addr},
+		ReadHeaderTimeout: g.ReadHeaderTimeout.Duration,
+		IdleTimeout:       g.IdleTimeout.Duration,
+		MaxHeaderBytes:    g.MaxHeaderBytes,
+		ConnContext:       withFramingConn,
+		ErrorLog:          zap.NewStdLog(p.log.Named("http").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+	}
+	return f, nil
+}
+
+func (f *front) serve(log *zap.Logger) {
+	defer close(f.done)
+	if err := f.srv.Serve(f.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("listener stopped", zap.String("listen", f.addr), zap.Error(err))
+	}
+}
+
+// shutdown stops accepting and waits for in-flight requests until ctx ends.
+func (f *front) shutdown(ctx context.Context) error {
+	err := f.srv.Shutdown(ctx)
+	if err != nil {
+		f.srv.Close()
+	}
+	<-f.done
+	return err
+}
+
+// guardListener wraps every HTTP/1 connection in the framing guard.
+type guardListener struct{ net.Listener }
+
+func (l guardListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
+		return tc, nil
+	}
+	return newFramingConn(c), nil
+}
+
+// listen binds a TCP address with IP_FREEBIND where the system has it, so
+// that a VIP held by the other host of an HA pair can be bound before the
+// address arrives here.
+func listen(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{Control: freebind, KeepAlive: 3 * time.Minute}
+	return lc.Listen(context.Background(), "tcp", addr)
+}

@@ -1,0 +1,160 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"quill/accesslog"
+	"quill/sticky"
+)
+
+// frontHandler serves the requests of one listen address. It is the top of
+// a request's way through quill: framing check, VIP, route, pool, sticky
+// lookup, forward, access log.
+type frontHandler struct {
+	p    *Proxy
+	addr string
+}
+
+func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := &exchange{start: time.Now(), peer: peerAddr(r.RemoteAddr)}
+	x.client = x.peer
+	rec := &recorder{ResponseWriter: w}
+	g := h.p.gen.Load()
+	x.vip = g.byAddr[h.addr]
+	if x.vip == nil {
+		// The address left the config; its listener is closing.
+		rec.Header().Set("Connection", "close")
+		h.fail(rec, x, http.StatusServiceUnavailable, "listener removed by reload")
+		return
+	}
+	defer h.logRequest(rec, r, x)
+
+	if reason, bad := framingCheck(r); bad {
+		rec.Header().Set("Connection", "close")
+		h.fail(rec, x, http.StatusBadRequest, reason)
+		h.p.log.Info("request refused", zap.String("vip", x.vip.name), zap.Stringer("client", x.peer), zap.String("reason", reason))
+		return
+	}
+	if r.Method == http.MethodConnect {
+		h.fail(rec, x, http.StatusMethodNotAllowed, "CONNECT is not proxied")
+		return
+	}
+	if x.vip.redirectHTTPS {
+		redirectHTTPS(rec, r, x)
+		return
+	}
+	if x.vip.hsts != "" {
+		rec.Header().Set("Strict-Transport-Security", x.vip.hsts)
+	}
+	p := x.vip.router.match(r.Host, r.URL.Path)
+	if p == nil {
+		h.fail(rec, x, http.StatusNotFound, "no route")
+		if ce := h.p.log.Check(zap.DebugLevel, "no route"); ce != nil {
+			ce.Write(zap.String("vip", x.vip.name), zap.String("host", r.Host), zap.String("path", r.URL.Path))
+		}
+		return
+	}
+	x.pool = p
+	x.client = p.trusted.clientIP(x.peer, r.Header["X-Forwarded-For"])
+	x.hash = sticky.ClientKey(x.client, 0).Hash()
+	if p.sticky != nil {
+		p.sticky.lookup(r, x, p)
+	}
+	p.fwd.forward(rec, r, x)
+}
+
+// fail answers a request that quill itself refuses.
+func (h *frontHandler) fail(w http.ResponseWriter, x *exchange, status int, reason string) {
+	x.status, x.reason = status, reason
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	io.WriteString(w, http.StatusText(status)+": "+reason+"\n")
+}
+
+// redirectHTTPS answers 308 to the same URL over https, so that the
+// method and body are kept (a 301 would turn a POST into a GET).
+func redirectHTTPS(w http.ResponseWriter, r *http.Request, x *exchange) {
+	host := canonicalHost(r.Host)
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+		host = "[" + host + "]"
+	}
+	if x.vip.httpsPort != "" {
+		host += ":" + x.vip.httpsPort
+	}
+	x.status = http.StatusPermanentRedirect
+	http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+}
+
+// logRequest writes the access log line. It runs deferred, so a request
+// aborted by a panic (http.ErrAbortHandler when a backend breaks off a
+// response already under way) is logged too.
+func (h *frontHandler) logRequest(rec *recorder, r *http.Request, x *exchange) {
+	l := x.vip.accessLog
+	if l == nil {
+		return
+	}
+	status := rec.status
+	if x.status == 499 || status == 0 {
+		status = x.status
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	e := accesslog.Entry{
+		Time:      x.start,
+		Client:    x.client.String(),
+		Method:    r.Method,
+		URI:       r.RequestURI,
+		Proto:     r.Proto,
+		Status:    status,
+		Bytes:     rec.bytes,
+		Referer:   r.Referer(),
+		UserAgent: r.UserAgent(),
+	}
+	l.Log(&e)
+}
+
+// recorder notes the status and body size of a response for the access log.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 || w.status < 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Flush sends buffered data at once, for streaming responses (SSE).
+func (w *recorder) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection (WebSocket
+// hijack, deadlines).
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack is kept for code that asserts http.Hijacker directly.
+func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}

@@ -1,0 +1,107 @@
+package proxy
+
+import (
+	"net"
+	"sync"
+)
+
+// limiter caps the client connections held at once across every listener
+// (global.max_connections, pen -x). Past the cap, Accept waits: the kernel's
+// backlog holds new clients instead of quill refusing them.
+type limiter struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	n, max int
+}
+
+func newLimiter(max int) *limiter {
+	l := &limiter{max: max}
+	l.cond = sync.NewCond(&l.mu)
+	return l
+}
+
+// setMax changes the cap on reload; lowering it closes nobody.
+func (l *limiter) setMax(max int) {
+	l.mu.Lock()
+	l.max = max
+	l.mu.Unlock()
+	l.cond.Broadcast()
+}
+
+// acquire waits for a slot; it gives up when done reports true.
+func (l *limiter) acquire(done func() bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.n >= l.max && !done() {
+		l.cond.Wait()
+	}
+	if done() {
+		return false
+	}
+	l.n++
+	return true
+}
+
+func (l *limiter) release() {
+	l.mu.Lock()
+	l.n--
+	l.mu.Unlock()
+	l.cond.Signal()
+}
+
+func (l *limiter) held() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
+}
+
+// limitListener takes a limiter slot before each Accept and gives it back
+// when the connection closes.
+type limitListener struct {
+	net.Listener
+	lim    *limiter
+	mu     sync.Mutex
+	closed bool
+}
+
+func (l *limitListener) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	if !l.lim.acquire(l.isClosed) {
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		l.lim.release()
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: l.lim.release}, nil
+}
+
+func (l *limitListener) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	// Taking the limiter's lock orders this wake-up after any waiter's
+	// check of isClosed, so none can miss it.
+	l.lim.mu.Lock()
+	l.lim.mu.Unlock()
+	l.lim.cond.Broadcast()
+	return l.Listener.Close()
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
