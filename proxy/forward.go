@@ -97,9 +97,13 @@ func (t *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	x := exchangeFrom(req.Context())
 	p := t.pool
 	body := guardBody(req)
+	var lastErr error // of an attempt that reached a server
 	for {
 		s := p.choose(x)
 		if s == nil {
+			if lastErr != nil {
+				return nil, lastErr
+			}
 			return nil, errNoServer
 		}
 		x.tried[x.ntried] = s
@@ -123,6 +127,9 @@ func (t *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			s.markDown(time.Now().UnixNano(), p.cfg.FailTimeout.Duration)
 			t.log.Warn("server down: connect failed", zap.String("pool", p.name), zap.String("server", s.addr),
 				zap.Duration("for", p.cfg.FailTimeout.Duration), zap.Error(err))
+		}
+		if !connectFailed {
+			lastErr = err
 		}
 		retry := !p.cfg.Stubborn && x.ntried < maxAttempts &&
 			(connectFailed || (idempotent(req.Method) && body.untouched()))
