@@ -16,6 +16,8 @@ type Config struct {
 
 	// File is the path the config was read from, for messages.
 	File string `toml:"-"`
+	// Hash is a short SHA-256 of the file's bytes, to tell configs apart.
+	Hash string `toml:"-"`
 	// Warnings are findings that do not refuse the file (an expired certificate).
 	Warnings []string `toml:"-"`
 

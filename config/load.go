@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -45,6 +47,8 @@ func Parse(name, src string) (*Config, error) {
 		return nil, &Error{File: name, Msg: err.Error()}
 	}
 	c.File = name
+	sum := sha256.Sum256([]byte(src))
+	c.Hash = hex.EncodeToString(sum[:6])
 	v := &validator{file: name, pos: indexPositions(src)}
 	for _, k := range md.Undecoded() {
 		v.errorf(strings.Join(k, "."), "unknown key %q", k.String())

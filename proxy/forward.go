@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -30,8 +31,9 @@ type reverseProxy struct {
 	rp *httputil.ReverseProxy
 }
 
-func newReverseProxy(p *pool, log *zap.Logger) *reverseProxy {
-	rt := &retrier{pool: p, next: newTransport(p.cfg.ConnectTimeout.Duration, p.cfg.Timeout.Duration), log: log}
+func newReverseProxy(p *pool, log *zap.Logger, m *metrics) *reverseProxy {
+	rt := &retrier{pool: p, next: p.transport, log: log,
+		retries: m.retries.WithLabelValues(p.name)}
 	return &reverseProxy{rp: &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      rt,
@@ -88,9 +90,10 @@ var errNoServer = errors.New("no server available")
 // retrier chooses a server for each attempt and moves to another when the
 // attempt failed in a way that is safe to repeat.
 type retrier struct {
-	pool *pool
-	next http.RoundTripper
-	log  *zap.Logger
+	pool    *pool
+	next    http.RoundTripper
+	log     *zap.Logger
+	retries prometheus.Counter
 }
 
 func (t *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -138,6 +141,7 @@ func (t *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !retry || (!connectFailed && isTimeout(err)) {
 			return nil, err
 		}
+		t.retries.Inc()
 		t.log.Info("retrying on another server", zap.String("pool", p.name), zap.String("server", s.addr),
 			zap.String("method", req.Method), zap.String("uri", req.RequestURI), zap.Error(err))
 	}

@@ -244,6 +244,20 @@ func (c *framingConn) scan(p []byte) {
 				c.state = stTrailerStart
 			}
 		case stRequestLine, stLineStart, stName, stValue:
+			// Most names match neither framing field from their first
+			// byte, and the target is of no interest: both run up to the
+			// next byte that ends them.
+			if !c.cr && (c.state == stName && !c.isCL && !c.isTE ||
+				c.state == stRequestLine && c.spaces == 1 && !c.pri) {
+				i := 0
+				for i < len(p) && !headDelim[p[i]] {
+					i++
+				}
+				if i == len(p) {
+					return
+				}
+				p = p[i:]
+			}
 			c.headByte(p[0])
 			p = p[1:]
 		default:
@@ -601,6 +615,10 @@ func (c *framingConn) step(b byte) {
 func (c *framingConn) badChunk() {
 	c.reject(c.heads, reasonChunked)
 }
+
+// headDelim marks the bytes that end a field name or a request target, or
+// may end a line.
+var headDelim = [256]bool{':': true, ' ': true, '\t': true, '\r': true, '\n': true}
 
 func asciiLower(b byte) byte {
 	if 'A' <= b && b <= 'Z' {

@@ -45,7 +45,7 @@ func (p *Proxy) build(cfg *config.Config, prev *generation) (*generation, error)
 		if prev != nil {
 			old = prev.pools[name]
 		}
-		pl, err := newPool(name, cfg.Pools[name], old, &cfg.Global, p.log)
+		pl, err := newPool(name, cfg.Pools[name], old, &cfg.Global, p.log, p.metrics)
 		if err != nil {
 			return nil, err
 		}

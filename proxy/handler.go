@@ -33,7 +33,7 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(rec, x, http.StatusServiceUnavailable, "listener removed by reload")
 		return
 	}
-	defer h.logRequest(rec, r, x)
+	defer h.finish(rec, r, x)
 
 	if reason, bad := framingCheck(r); bad {
 		rec.Header().Set("Connection", "close")
@@ -91,20 +91,21 @@ func redirectHTTPS(w http.ResponseWriter, r *http.Request, x *exchange) {
 	http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
 }
 
-// logRequest writes the access log line. It runs deferred, so a request
-// aborted by a panic (http.ErrAbortHandler when a backend breaks off a
-// response already under way) is logged too.
-func (h *frontHandler) logRequest(rec *recorder, r *http.Request, x *exchange) {
-	l := x.vip.accessLog
-	if l == nil {
-		return
-	}
+// finish counts the request and writes its access log line. It runs
+// deferred, so a request aborted by a panic (http.ErrAbortHandler when a
+// backend breaks off a response already under way) is logged too.
+func (h *frontHandler) finish(rec *recorder, r *http.Request, x *exchange) {
 	status := rec.status
 	if x.status == 499 || status == 0 {
 		status = x.status
 	}
 	if status == 0 {
 		status = http.StatusOK
+	}
+	h.p.metrics.observe(x, status)
+	l := x.vip.accessLog
+	if l == nil {
+		return
 	}
 	e := accesslog.Entry{
 		Time:      x.start,

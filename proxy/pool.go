@@ -22,12 +22,13 @@ type pool struct {
 	balancer  balancer
 	trusted   trustedSet
 	sticky    *stickiness // nil without stickiness
+	transport *http.Transport
 	fwd       forwarder
 }
 
 // newPool builds a pool, reusing the servers (and their state) of prev, the
 // pool of the same name in the running generation, when it exists.
-func newPool(name string, c *config.Pool, prev *pool, global *config.Global, log *zap.Logger) (*pool, error) {
+func newPool(name string, c *config.Pool, prev *pool, global *config.Global, log *zap.Logger, m *metrics) (*pool, error) {
 	p := &pool{name: name, cfg: c, byHash: map[uint64]*server{}}
 	old := map[string]*server{}
 	if prev != nil {
@@ -74,8 +75,21 @@ func newPool(name string, c *config.Pool, prev *pool, global *config.Global, log
 		// both hosts of an HA pair agree without sharing the table.
 		p.balancer = clientHash{}
 	}
-	p.fwd = newReverseProxy(p, log)
+	p.transport = reuseTransport(c, prev)
+	p.fwd = newReverseProxy(p, log, m)
 	return p, nil
+}
+
+// reuseTransport keeps the backend connections of the previous generation
+// across a reload when the timeouts they were made with did not change.
+func reuseTransport(c *config.Pool, prev *pool) *http.Transport {
+	if prev != nil {
+		if prev.cfg.ConnectTimeout == c.ConnectTimeout && prev.cfg.Timeout == c.Timeout {
+			return prev.transport
+		}
+		prev.transport.CloseIdleConnections()
+	}
+	return newTransport(c.ConnectTimeout.Duration, c.Timeout.Duration)
 }
 
 // choose returns the server for the next attempt of x, or nil when no

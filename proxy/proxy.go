@@ -24,6 +24,7 @@ type Proxy struct {
 	log     *zap.Logger
 	gen     atomic.Pointer[generation]
 	limiter *limiter
+	metrics *metrics
 
 	mu       sync.Mutex // serializes Reload and Shutdown
 	fronts   map[string]*front
@@ -37,6 +38,7 @@ type Proxy struct {
 func New(cfg *config.Config, log *zap.Logger) (*Proxy, error) {
 	p := &Proxy{log: log, limiter: newLimiter(cfg.Global.MaxConnections),
 		fronts: map[string]*front{}, terms: map[string]*tlsterm.Terminator{}}
+	p.metrics = newMetrics(p)
 	if err := p.apply(cfg, false); err != nil {
 		p.closeAll()
 		return nil, err
@@ -51,7 +53,13 @@ func (p *Proxy) Config() *config.Config { return p.gen.Load().cfg }
 // that does not load, an address that cannot be bound), the running
 // configuration stays untouched and the error says why.
 func (p *Proxy) Reload(cfg *config.Config) error {
-	return p.apply(cfg, true)
+	err := p.apply(cfg, true)
+	result := "applied"
+	if err != nil {
+		result = "refused"
+	}
+	p.metrics.reloads.WithLabelValues(result).Inc()
+	return err
 }
 
 func (p *Proxy) apply(cfg *config.Config, serve bool) error {
