@@ -349,11 +349,7 @@ func (c *framingConn) nameByte(b byte) {
 			return
 		}
 		c.state = stValue
-		c.val = valLead
-		c.vpos = 0
-		c.num = 0
-		c.over = false
-		c.comma = false
+		c.val, c.vpos, c.num, c.over, c.comma = valLead, 0, 0, false, false
 	case '\n':
 		c.reject(c.heads, reasonNoColon)
 	case ' ', '\t':
@@ -490,10 +486,7 @@ func (c *framingConn) startRequest() {
 }
 
 func (c *framingConn) startChunk() {
-	c.state = stChunkSize
-	c.left = 0
-	c.vpos = 0
-	c.lineLen = 0
+	c.state, c.left, c.vpos, c.lineLen = stChunkSize, 0, 0, 0
 }
 
 // step takes one byte between requests or in a chunked body, following
@@ -681,10 +674,11 @@ func framingConnOf(r *http.Request) *framingConn {
 // framingCheck reports whether r had ambiguous framing, in which case the
 // handler must answer 400 with "Connection: close" and not forward it. It
 // numbers the requests of a connection by counting its own calls, so it must
-// be called exactly once for every request a handler receives, before
-// anything else: a request served without it would shift the count and let
-// a bad head through. HTTP/1 handlers on one connection run one at a time,
-// and HTTP/2 requests (prior knowledge over cleartext) are not counted.
+// be called exactly once for every request a handler receives; a handler
+// that answers without calling it must close the connection, or every later
+// request on it would be checked against the wrong head. HTTP/1 handlers on
+// one connection run one at a time, so the count needs no more than an
+// atomic; HTTP/2 requests (prior knowledge over cleartext) are not counted.
 func framingCheck(r *http.Request) (reason string, bad bool) {
 	if r.ProtoMajor != 1 {
 		return "", false

@@ -160,6 +160,11 @@ func (p *Proxy) apply(cfg *config.Config, serve bool) error {
 	p.terms = terms
 	if prev != nil {
 		go p.closeUnusedLogs(prev, g, cfg.Global.ShutdownTimeout.Duration)
+		for name, old := range prev.pools {
+			if np := g.pools[name]; np == nil || np.transport != old.transport {
+				old.transport.CloseIdleConnections()
+			}
+		}
 	}
 	p.startChecks(g)
 	return nil

@@ -77,6 +77,11 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 		admin = &http.Server{Handler: proxy.NewAdmin(p, doReload), ReadHeaderTimeout: 10 * time.Second}
 		go admin.Serve(ln)
 	}
+	if cfg.Global.Watch {
+		if err := watchConfig(cfg.File, doReload, log); err != nil {
+			return fmt.Errorf("watch %s: %w", cfg.File, err)
+		}
+	}
 	p.Serve()
 	log.Info("quill started", zap.String("config", cfg.File), zap.Int("vips", len(cfg.VIPs)), zap.Int("pools", len(cfg.Pools)))
 	if ready != nil {
