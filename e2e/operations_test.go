@@ -240,3 +240,23 @@ func TestDrainKeepsStickyClients(t *testing.T) {
 		}
 	}
 }
+
+func TestImportPenPassesCheck(t *testing.T) {
+	for _, line := range []string{
+		"pen -r -H -x 500 -t 5 80 192.168.0.1:8180 192.168.0.2:8180",
+		"pen -h -T 3600 -c 20000 -s -e 192.168.0.9:8180 -C 8888 80 192.168.0.1:8180 192.168.0.2:8180",
+		"pen -W -b 30 127.0.0.1:8080 a.example:8180:0:0:3 b.example:8180:0:0:1",
+	} {
+		t.Run(line, func(t *testing.T) {
+			out, err := exec.Command(quillBin, append([]string{"import-pen", "--"}, strings.Fields(line)...)...).Output()
+			if err != nil {
+				t.Fatalf("import-pen: %v", err)
+			}
+			path := filepath.Join(t.TempDir(), "quill.toml")
+			os.WriteFile(path, out, 0o644)
+			if res, err := exec.Command(quillBin, "check", "-c", path).CombinedOutput(); err != nil {
+				t.Errorf("check refused the translation: %v\n%s\n%s", err, res, out)
+			}
+		})
+	}
+}

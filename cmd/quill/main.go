@@ -24,6 +24,9 @@ commands:
   demo                   run an embedded example: two web servers, HTTP and HTTPS VIPs
   logs merge [-o FILE] FILE...
                          merge access logs (plain or gzip) in time order
+  import-pen -- PEN ARGS  print the quill.toml equivalent of a pen command line
+  ctl -c FILE servers | set POOL SERVER state=drain|maint|ready weight=N
+                         the runtime API of a running quill
   version                print the version
 `
 
@@ -45,6 +48,10 @@ func main() {
 		err = demoCmd(args)
 	case "logs":
 		err = logsCmd(args)
+	case "import-pen":
+		err = importPenCmd(args)
+	case "ctl":
+		err = ctlCmd(args, os.Stdout)
 	case "version", "-v", "--version":
 		fmt.Printf("quill %s (commit %s)\n", version, commit)
 	case "help", "-h", "--help":

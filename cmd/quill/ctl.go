@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// ctlCmd talks to the runtime API of the quill running with the config
+// file: `servers` lists, `set POOL SERVER state=… weight=…` changes one.
+// Changes last until the next reload.
+func ctlCmd(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("ctl", flag.ExitOnError)
+	path := configFlag(fs)
+	fs.Parse(args)
+	cfg, err := load(*path)
+	if err != nil {
+		return err
+	}
+	if cfg.Admin == nil {
+		return fmt.Errorf("ctl: %s has no [admin] listener", cfg.File)
+	}
+	call := func(method, path string) ([]byte, error) {
+		req, err := http.NewRequest(method, "http://"+cfg.Admin.Listen+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Admin.Token != "" {
+			req.Header.Set("Authorization", "Bearer "+cfg.Admin.Token)
+		}
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("ctl: %w", err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("ctl: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+		}
+		return b, nil
+	}
+	rest := fs.Args()
+	switch {
+	case len(rest) == 1 && rest[0] == "servers":
+		b, err := call(http.MethodGet, "/api/servers")
+		if err != nil {
+			return err
+		}
+		var servers []map[string]any
+		if err := json.Unmarshal(b, &servers); err != nil {
+			return fmt.Errorf("ctl: %w", err)
+		}
+		tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "POOL\tSERVER\tNAME\tSTATE\tWEIGHT\tACTIVE\tREQUESTS\tFAILURES")
+		for _, s := range servers {
+			fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\t%v\t%v\t%v\n", s["pool"], s["address"], s["name"], s["state"], s["weight"], s["active"], s["requests"], s["failures"])
+		}
+		return tw.Flush()
+	case len(rest) >= 4 && rest[0] == "set":
+		q := url.Values{}
+		for _, kv := range rest[3:] {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || (k != "state" && k != "weight") {
+				return fmt.Errorf("ctl: %q is not state=ready|drain|maint or weight=N", kv)
+			}
+			q.Set(k, v)
+		}
+		b, err := call(http.MethodPost, "/api/servers/"+url.PathEscape(rest[1])+"/"+url.PathEscape(rest[2])+"?"+q.Encode())
+		if err != nil {
+			return err
+		}
+		out.Write(b)
+		return nil
+	}
+	return fmt.Errorf("usage: quill ctl -c FILE servers | set POOL SERVER state=ready|drain|maint weight=N")
+}

@@ -1,0 +1,133 @@
+package tlsterm
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Listener wraps a TCP listener of the VIP into one that yields *tls.Conn
+// whose handshake is already done. Each handshake runs in its own goroutine
+// under HandshakeTimeout, so a slow client never holds up Accept, and its
+// outcome is counted (see Handshakes and Options.OnHandshake): counting
+// failures needs the handshake to run here rather than inside http.Server.
+//
+// Serve it with http.Server.Serve; HTTP/2 is then negotiated as long as the
+// server's TLSConfig is nil or TLSConfig() (see the package documentation).
+// Closing the returned listener closes inner and aborts pending handshakes.
+func (t *Terminator) Listener(inner net.Listener) net.Listener {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &tlsListener{
+		inner:  inner,
+		t:      t,
+		ctx:    ctx,
+		cancel: cancel,
+		conns:  make(chan *tls.Conn),
+		failed: make(chan struct{}),
+	}
+	go l.acceptLoop()
+	return l
+}
+
+type tlsListener struct {
+	inner  net.Listener
+	t      *Terminator
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	conns  chan *tls.Conn
+
+	// failed is closed when inner can accept no more; err says why.
+	failed chan struct{}
+	err    error
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// temporary matches accept errors worth retrying, such as EMFILE.
+type temporary interface{ Temporary() bool }
+
+func (l *tlsListener) acceptLoop() {
+	var backoff time.Duration
+	for {
+		c, err := l.inner.Accept()
+		if err != nil {
+			var te temporary
+			if errors.As(err, &te) && te.Temporary() && l.ctx.Err() == nil {
+				// Out of file descriptors and the like: wait for
+				// some to free up, as net/http does.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				l.t.log.Warn("accept", zap.Error(err), zap.Duration("retry_in", backoff))
+				select {
+				case <-time.After(backoff):
+					continue
+				case <-l.ctx.Done():
+				}
+			}
+			if l.ctx.Err() != nil {
+				err = net.ErrClosed
+			}
+			l.err = err
+			close(l.failed)
+			return
+		}
+		backoff = 0
+		go l.handshake(c)
+	}
+}
+
+func (l *tlsListener) handshake(c net.Conn) {
+	g := l.t.cur.Load()
+	tc := tls.Server(c, l.t.base)
+	ctx, cancel := context.WithTimeout(l.ctx, g.timeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	l.t.record(g, tc.ConnectionState().Version, err)
+	if err != nil {
+		if ce := l.t.log.Check(zap.DebugLevel, "TLS handshake failed"); ce != nil {
+			ce.Write(zap.String("remote", remoteAddr(c)), zap.Error(err))
+		}
+		c.Close()
+		return
+	}
+	select {
+	case l.conns <- tc:
+	case <-l.ctx.Done():
+		tc.Close()
+	}
+}
+
+// Accept returns the next connection whose handshake succeeded.
+func (l *tlsListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.ctx.Done():
+		return nil, net.ErrClosed
+	case <-l.failed:
+		return nil, l.err
+	}
+}
+
+func (l *tlsListener) Close() error {
+	l.closeOnce.Do(func() {
+		l.cancel()
+		l.closeErr = l.inner.Close()
+	})
+	return l.closeErr
+}
+
+func (l *tlsListener) Addr() net.Addr { return l.inner.Addr() }
+
+// remoteAddr is for logs; a conn may lack an address in tests.
+func remoteAddr(c net.Conn) string {
+	if a := c.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}

@@ -1,0 +1,72 @@
+package tlsterm
+
+import (
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// A client that connects and says nothing must neither hold up other
+// clients nor stay connected past HandshakeTimeout.
+func TestListenerSlowClient(t *testing.T) {
+	dir := t.TempDir()
+	pair := writePair(t, dir, "a", leafSpec{names: []string{"quill.test"}})
+	term := newTerminator(t, Options{Certificates: []CertFile{pair}, HandshakeTimeout: 1500 * time.Millisecond})
+	addr := serve(t, term, viaListener)
+
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	start := time.Now()
+	if _, err := handshake(addr, clientConfig("quill.test")); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Errorf("a handshake waited %s behind a silent client", waited)
+	}
+
+	silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("silent client read %v, want EOF once the handshake timed out", err)
+	}
+	eventually(t, 5*time.Second, "the timeout counted as an error", func() bool {
+		return term.Handshakes()["error"] == 1
+	})
+}
+
+func TestListenerClose(t *testing.T) {
+	dir := t.TempDir()
+	pair := writePair(t, dir, "a", leafSpec{names: []string{"quill.test"}})
+	term := newTerminator(t, Options{Certificates: []CertFile{pair}})
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := term.Listener(inner)
+	if l.Addr().String() != inner.Addr().String() {
+		t.Errorf("Addr %s, want %s", l.Addr(), inner.Addr())
+	}
+	accepted := make(chan error, 1)
+	go func() {
+		_, err := l.Accept()
+		accepted <- err
+	}()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-accepted:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Accept after Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept still blocked after Close")
+	}
+	if _, err := net.Dial("tcp", inner.Addr().String()); err == nil {
+		t.Error("the inner listener still accepts")
+	}
+}

@@ -1,0 +1,58 @@
+package tlsterm
+
+import (
+	"crypto/tls"
+	"fmt"
+)
+
+// ParseMinVersion turns the configuration's min_version into a TLS version.
+// TLS 1.0 and 1.1 are refused outright: browsers dropped them in 2020 and
+// they lack the AEAD cipher suites quill relies on.
+func ParseMinVersion(s string) (uint16, error) {
+	switch s {
+	case "", "1.2":
+		return tls.VersionTLS12, nil
+	case "1.3":
+		return tls.VersionTLS13, nil
+	case "1.0", "1.1":
+		return 0, fmt.Errorf("min_version %q: TLS %s is insecure and not supported; use \"1.2\" or \"1.3\"", s, s)
+	default:
+		return 0, fmt.Errorf("min_version %q: want \"1.2\" or \"1.3\"", s)
+	}
+}
+
+// minVersion validates Options.MinVersion, defaulting to TLS 1.2.
+func minVersion(v uint16) (uint16, error) {
+	switch v {
+	case 0:
+		return tls.VersionTLS12, nil
+	case tls.VersionTLS12, tls.VersionTLS13:
+		return v, nil
+	default:
+		return 0, fmt.Errorf("min version %s: only TLS 1.2 and 1.3 are supported", tls.VersionName(v))
+	}
+}
+
+// nextProtos are the ALPN protocols a VIP offers: HTTP/2 first so that
+// capable clients multiplex, and acme-tls/1 only when ACME may need to
+// answer a TLS-ALPN-01 challenge.
+func nextProtos(withACME bool) []string {
+	p := []string{"h2", "http/1.1"}
+	if withACME {
+		p = append(p, acmeTLS1Protocol)
+	}
+	return p
+}
+
+// servingConfig is the tls.Config that handshakes of one generation really
+// use (returned from GetConfigForClient). Keeping it apart from the config
+// handed to http.Server matters because ServeTLS clones that one, and a
+// clone would keep stale session ticket keys and a stale MinVersion.
+// Go's default cipher suites and curve preferences are kept on purpose.
+func (t *Terminator) servingConfig(minVersion uint16) *tls.Config {
+	return &tls.Config{
+		MinVersion:     minVersion,
+		NextProtos:     nextProtos(t.acme != nil),
+		GetCertificate: t.getCertificate,
+	}
+}
