@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"sort"
 	"strings"
 
@@ -34,6 +35,9 @@ type vip struct {
 	hsts          string
 	accessLog     *accesslog.Logger
 	term          *tlsterm.Terminator
+	// challenge answers ACME HTTP-01 challenges on a plain-HTTP VIP for
+	// the TLS VIPs that obtain certificates by ACME.
+	challenge http.Handler
 }
 
 // build makes a generation from cfg, reusing the state of prev (servers,

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -43,6 +44,10 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodConnect {
 		h.fail(rec, x, http.StatusMethodNotAllowed, "CONNECT is not proxied")
+		return
+	}
+	if x.vip.challenge != nil && strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
+		x.vip.challenge.ServeHTTP(rec, r)
 		return
 	}
 	if x.vip.redirectHTTPS {

@@ -9,6 +9,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,8 +77,8 @@ func (p *Proxy) apply(cfg *config.Config, serve bool) error {
 	// changed yet.
 	tlsOpts := map[string]tlsterm.Options{}
 	for _, name := range sortedNames(cfg.VIPs) {
-		if t := cfg.VIPs[name].TLS; t != nil {
-			o, err := TLSOptions(t)
+		if cfg.VIPs[name].TLS != nil {
+			o, err := TLSOptions(cfg, name)
 			if err != nil {
 				return fmt.Errorf("vip %q: %w", name, err)
 			}
@@ -106,6 +109,20 @@ func (p *Proxy) apply(cfg *config.Config, serve bool) error {
 	}
 	for name, v := range g.vips {
 		v.term = terms[name]
+	}
+	var challenge http.Handler
+	for _, name := range sortedNames(g.vips) {
+		if v := g.vips[name]; v.term != nil && cfg.VIPs[name].TLS.ACME != nil {
+			if challenge == nil {
+				challenge = http.NotFoundHandler()
+			}
+			challenge = v.term.HTTPChallenge(challenge)
+		}
+	}
+	for _, v := range g.vips {
+		if !v.tls {
+			v.challenge = challenge
+		}
 	}
 
 	// Open the new addresses before anything is retired, so that a bind
@@ -242,6 +259,9 @@ func (p *Proxy) startTerm(name string, t *tlsterm.Terminator) {
 	if err := t.Start(context.Background()); err != nil {
 		p.log.Error("certificate management failed to start", zap.String("vip", name), zap.Error(err))
 	}
+	// Certificate files replaced on disk are picked up without a reload;
+	// Stop ends the watch.
+	go t.Watch(context.Background(), 5*time.Second)
 }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends,
@@ -305,8 +325,11 @@ func (p *Proxy) ReopenLogs() error {
 // Stopping reports whether a graceful stop has begun.
 func (p *Proxy) Stopping() bool { return p.stopping.Load() }
 
-// TLSOptions turns a VIP's tls table into terminator options.
-func TLSOptions(t *config.TLS) (tlsterm.Options, error) {
+// TLSOptions turns the tls table of VIP name into terminator options. ACME
+// challenges are expected on this VIP's port (TLS-ALPN-01) and on the port
+// of the plain-HTTP VIP of the same host (HTTP-01), 80 when there is none.
+func TLSOptions(cfg *config.Config, name string) (tlsterm.Options, error) {
+	t := cfg.VIPs[name].TLS
 	v, err := tlsterm.ParseMinVersion(t.MinVersion)
 	if err != nil {
 		return tlsterm.Options{}, err
@@ -320,6 +343,29 @@ func TLSOptions(t *config.TLS) (tlsterm.Options, error) {
 	}
 	if a := t.ACME; a != nil {
 		o.ACME = &tlsterm.ACME{Email: a.Email, Domains: a.Domains, CA: a.CA, Storage: a.Storage, RootCA: a.RootCA}
+		host, port := splitListen(cfg.VIPs[name].Listen)
+		o.ACME.TLSPort = port
+		for _, other := range sortedNames(cfg.VIPs) {
+			if ov := cfg.VIPs[other]; ov.TLS == nil {
+				if h, p := splitListen(ov.Listen); h == host && p != 0 {
+					o.ACME.HTTPPort = p
+					break
+				}
+			}
+		}
 	}
 	return o, nil
+}
+
+// splitListen gives the host and port of the first listen address.
+func splitListen(listen []string) (string, int) {
+	if len(listen) == 0 {
+		return "", 0
+	}
+	host, port, err := net.SplitHostPort(listen[0])
+	if err != nil {
+		return "", 0
+	}
+	n, _ := strconv.Atoi(port)
+	return host, n
 }

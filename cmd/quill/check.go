@@ -47,11 +47,10 @@ func load(path string) (*config.Config, error) {
 	}
 	var errs []error
 	for _, name := range sortedKeys(cfg.VIPs) {
-		t := cfg.VIPs[name].TLS
-		if t == nil {
+		if cfg.VIPs[name].TLS == nil {
 			continue
 		}
-		o, err := proxy.TLSOptions(t)
+		o, err := proxy.TLSOptions(cfg, name)
 		if err != nil {
 			errs = append(errs, cfg.Errorf("vips."+name+".tls", "vip %q: %v", name, err))
 			continue
