@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 )
 
 // version and commit are set at build time with -ldflags "-X main.version=…".
@@ -12,6 +14,22 @@ var (
 	version = "dev"
 	commit  = "unknown"
 )
+
+// buildCommit is the commit set at build time, else the one Go recorded
+// when it built from a checkout.
+func buildCommit() string {
+	if commit != "unknown" {
+		return commit
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return commit
+}
 
 const defaultConfig = "/etc/quill/quill.toml"
 
@@ -53,7 +71,7 @@ func main() {
 	case "ctl":
 		err = ctlCmd(args, os.Stdout)
 	case "version", "-v", "--version":
-		fmt.Printf("quill %s (commit %s)\n", version, commit)
+		fmt.Printf("quill %s (commit %s, %s)\n", version, buildCommit(), runtime.Version())
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
