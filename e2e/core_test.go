@@ -369,3 +369,56 @@ func TestWebSocketUpgrade(t *testing.T) {
 		}
 	}
 }
+
+func TestClientLimits(t *testing.T) {
+	web := startBackend(t, "web")
+	vip := freeAddr(t)
+	cfg := strings.Replace(poolConfig(vip, "roundrobin", "", web), "[global]\n",
+		"[global]\nmax_connections = 2\nread_header_timeout = \"1s\"\nmax_header_bytes = 4096\n", 1)
+	startQuill(t, cfg, vip)
+
+	t.Run("slow head is cut off", func(t *testing.T) {
+		c, err := net.Dial("tcp", vip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		start := time.Now()
+		io.ReadAll(c) // returns when quill closes the connection
+		if waited := time.Since(start); waited > 4*time.Second {
+			t.Errorf("connection with an unfinished head held for %s", waited)
+		}
+	})
+	t.Run("huge head is 431", func(t *testing.T) {
+		out, _ := rawExchange(t, vip, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: "+strings.Repeat("a", 8192)+"\r\n\r\n")
+		if !strings.HasPrefix(out, "HTTP/1.1 431") {
+			t.Errorf("answer %.40q, want 431", out)
+		}
+	})
+	t.Run("max_connections: accept waits", func(t *testing.T) {
+		var held []net.Conn
+		for i := 0; i < 2; i++ {
+			c, err := net.Dial("tcp", vip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+			if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, c)
+		}
+		client := &http.Client{Timeout: 700 * time.Millisecond}
+		if _, _, err := get(client, "http://"+vip+"/"); err == nil {
+			t.Error("a third connection was served while two were held")
+		}
+		held[0].Close()
+		client.Timeout = 5 * time.Second
+		if code, _, err := get(client, "http://"+vip+"/"); err != nil || code != 200 {
+			t.Errorf("after a slot freed: %d %v", code, err)
+		}
+		held[1].Close()
+	})
+}
