@@ -73,6 +73,7 @@ func (c *Config) setDefaults() {
 		if in.TrackURL != "" && in.TrackWeight == 0 {
 			in.TrackWeight = 100
 		}
+		in.Debounce.Duration = in.Debounce.Or(max(time.Second, 10*in.AdvertInterval.Duration))
 	}
 }
 

@@ -117,7 +117,7 @@ func (v *validator) accessLog(path string, a *AccessLog) {
 	v.duration(path+".window", a.Window)
 	if a.Syslog != "" {
 		u, err := url.Parse(a.Syslog)
-		if err != nil || !oneOf(u.Scheme, "udp", "tcp", "unix", "unixgram") {
+		if err != nil || !oneOf(u.Scheme, "udp", "unix", "unixgram") {
 			v.errorf(path+".syslog", "%s: syslog %q is not udp://host:port or unix:///path", path, a.Syslog)
 		}
 	}
@@ -285,6 +285,7 @@ func validCookieName(s string) bool {
 
 func (v *validator) vrrp(c *Config) {
 	names := map[string]bool{}
+	vrids := map[string]string{} // interface, family and VRID -> instance
 	for i := range c.VRRP.Instances {
 		in := &c.VRRP.Instances[i]
 		p := fmt.Sprintf("vrrp.instances.%d", i)
@@ -323,19 +324,46 @@ func (v *validator) vrrp(c *Config) {
 				v.errorf(p+".advert_interval", "vrrp instance %q: advert_interval %s must be a multiple of 10ms from 10ms to 40.95s", label, adv)
 			}
 		}
-		if in.Version == 2 && len(in.Password) > 8 {
+		switch {
+		case in.Protocol == "carp":
+			if in.Password == "" || len(in.Password) > 19 {
+				v.errorf(p+".password", "vrrp instance %q: CARP needs a password of 1 to 19 characters (ucarp -p)", label)
+			}
+		case in.Version == 2 && len(in.Password) > 8:
 			v.errorf(p+".password", "vrrp instance %q: a VRRPv2 password has at most 8 characters", label)
-		}
-		if in.Version == 3 && in.Password != "" && in.Protocol == "vrrp" {
+		case in.Version == 3 && in.Password != "":
 			v.errorf(p+".password", "vrrp instance %q: VRRPv3 has no authentication; remove password", label)
 		}
 		if len(in.Addresses) == 0 {
 			v.errorf(p, "vrrp instance %q: addresses is empty", label)
 		}
+		var v4, v6 int
 		for _, a := range in.Addresses {
-			if _, err := ParsePrefix(a); err != nil {
+			pfx, err := ParsePrefix(a)
+			if err != nil {
 				v.errorf(p+".addresses", "vrrp instance %q: %v", label, err)
+				continue
 			}
+			if pfx.Addr().Is4() {
+				v4++
+			} else {
+				v6++
+			}
+		}
+		if in.VRID >= 1 && in.VRID <= 255 && in.Interface != "" {
+			key := fmt.Sprintf("%s/%d/%v", in.Interface, in.VRID, v6 > 0)
+			if other, ok := vrids[key]; ok {
+				v.errorf(p+".vrid", "vrrp instance %q: vrid %d on %s is already used by instance %q", label, in.VRID, in.Interface, other)
+			}
+			vrids[key] = label
+		}
+		switch {
+		case v4 > 0 && v6 > 0:
+			v.errorf(p+".addresses", "vrrp instance %q: addresses mix IPv4 and IPv6; VRRP runs one family per virtual router, so use two instances", label)
+		case v6 > 0 && (in.Protocol == "carp" || in.Version == 2):
+			v.errorf(p+".addresses", "vrrp instance %q: IPv6 addresses need VRRPv3", label)
+		case in.Protocol == "carp" && len(in.Addresses) != 1:
+			v.errorf(p+".addresses", "vrrp instance %q: CARP (as ucarp speaks it) carries exactly one address", label)
 		}
 		if in.TrackURL != "" {
 			if u, err := url.Parse(in.TrackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
@@ -344,6 +372,18 @@ func (v *validator) vrrp(c *Config) {
 		}
 		if in.TrackWeight < 0 || in.TrackWeight > 254 {
 			v.errorf(p+".track_weight", "vrrp instance %q: track_weight must be 0..254", label)
+		}
+		if in.TrackInterfaceWeight < 0 || in.TrackInterfaceWeight > 254 {
+			v.errorf(p+".track_interface_weight", "vrrp instance %q: track_interface_weight must be 0..254", label)
+		}
+		for _, name := range in.TrackInterfaces {
+			if name == "" || strings.ContainsAny(name, " /") || len(name) > 15 {
+				v.errorf(p+".track_interfaces", "vrrp instance %q: track_interfaces: %q is not an interface name", label, name)
+			}
+		}
+		v.duration(p+".debounce", in.Debounce)
+		if strings.TrimSpace(in.Notify) == "" && in.Notify != "" {
+			v.errorf(p+".notify", "vrrp instance %q: notify is blank", label)
 		}
 		if in.Listen != "" {
 			if _, err := hostPort(in.Listen); err != nil {

@@ -177,7 +177,8 @@ var webalizerSummary = regexp.MustCompile(`(?m)^(\d+) records(?: \((?:(\d+) igno
 // config out (it ignores localhost, which would count every line here as
 // ignored); -F clf names the log type; -i ignores any history and, without
 // -p, the run is not incremental, so no record is skipped as already seen;
-// -q silences the progress messages and -T prints the summary line.
+// -q silences the progress messages and -T prints the summary line; -n
+// names the site in the report.
 func webalize(t *testing.T, logPath string) (records, ignored, bad int) {
 	t.Helper()
 	requireTool(t, "webalizer")
@@ -221,20 +222,20 @@ type load struct {
 	other  []string // answered with another status
 	failed []error  // no answer
 	wg     sync.WaitGroup
+	client *http.Client
 }
 
 func startLoad(base string, workers, perWorker int, pace, limit time.Duration, stopOnError bool) *load {
-	l := &load{}
 	deadline := time.Now().Add(limit)
-	client := &http.Client{Timeout: 10 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: workers, DisableCompression: true}}
+	l := &load{client: &http.Client{Timeout: 10 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: workers, DisableCompression: true}}}
 	for w := range workers {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
 			for i := 0; i < perWorker && time.Now().Before(deadline); i++ {
 				path := fmt.Sprintf("/load/%d-%d", w, i)
-				resp, err := client.Get(base + path)
+				resp, err := l.client.Get(base + path)
 				if err == nil {
 					_, err = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
@@ -266,7 +267,11 @@ func (l *load) waitOK(t *testing.T, n int64) {
 	eventually(t, 20*time.Second, func() bool { return l.ok.Load() >= n })
 }
 
-func (l *load) wait() { l.wg.Wait() }
+// wait waits for every worker to finish.
+func (l *load) wait() {
+	l.wg.Wait()
+	l.client.CloseIdleConnections()
+}
 
 func TestAccessLogOneFileForHTTPAndHTTPS(t *testing.T) {
 	requireTool(t, "curl")
@@ -424,18 +429,19 @@ func TestAccessLogHostileRequestCannotForgeLine(t *testing.T) {
 		request string
 		// status is what the client gets; the request must be logged with it.
 		status int
-		// path and agent are the request target and User-Agent as quill
-		// received them; the logged fields must unescape to them.
-		path, agent string
+		// path, agent and referer are the request target and headers as
+		// quill received them; the logged fields must unescape to them.
+		path, agent, referer string
 	}{
 		{
 			name: "quotes, backslashes, tab and 8-bit bytes",
 			request: "GET /q\"\\\"]\xff?x=\"1 HTTP/1.1\r\nHost: a\r\n" +
 				"User-Agent: ua\" 200 1 \"-\" \"x\tz\\\xc3\xa9\r\n" +
 				"Referer: http://r.example/\" 404 -\r\nConnection: close\r\n\r\n",
-			status: 200,
-			path:   "/q\"\\\"]\xff?x=\"1",
-			agent:  "ua\" 200 1 \"-\" \"x\tz\\\xc3\xa9",
+			status:  200,
+			path:    "/q\"\\\"]\xff?x=\"1",
+			agent:   "ua\" 200 1 \"-\" \"x\tz\\\xc3\xa9",
+			referer: "http://r.example/\" 404 -",
 		},
 		{
 			name: "quote and control byte in the user agent",
@@ -470,6 +476,9 @@ func TestAccessLogHostileRequestCannotForgeLine(t *testing.T) {
 				return len(lines) > before && lines[len(lines)-1].path() == marker
 			})
 			own := lines[before : len(lines)-1]
+			if len(own) == 0 {
+				t.Fatalf("no line for the request; it was answered %.40q", out)
+			}
 			if len(own) != 1 {
 				var raw []string
 				for _, l := range own {
@@ -483,6 +492,9 @@ func TestAccessLogHostileRequestCannotForgeLine(t *testing.T) {
 			}
 			if tt.agent != "" && unescapeLogField(l.agent) != tt.agent {
 				t.Errorf("logged user agent %q, want %q", unescapeLogField(l.agent), tt.agent)
+			}
+			if tt.referer != "" && unescapeLogField(l.referer) != tt.referer {
+				t.Errorf("logged referer %q, want %q", unescapeLogField(l.referer), tt.referer)
 			}
 		})
 	}
@@ -783,8 +795,11 @@ func TestAccessLogTermUnderLoadLosesNoLine(t *testing.T) {
 	// Each line is held a second, so TERM comes while many are held.
 	q := startQuill(t, poolConfig(vip, "roundrobin", "", web)+accessLogTable(logPath, `window = "1s"`), vip)
 
-	ld := startLoad("http://"+vip, 4, 500, time.Millisecond, 15*time.Second, true)
-	ld.waitOK(t, 300)
+	// TERM once the first lines are written, so that the file holds those
+	// and quill holds the lines of the last second.
+	ld := startLoad("http://"+vip, 4, 500, 5*time.Millisecond, 15*time.Second, true)
+	ld.waitOK(t, 100)
+	eventually(t, 10*time.Second, func() bool { return countLines(t, logPath) > 0 })
 	answered := ld.ok.Load()
 	written := countLines(t, logPath)
 	q.signal(syscall.SIGTERM)
@@ -793,11 +808,12 @@ func TestAccessLogTermUnderLoadLosesNoLine(t *testing.T) {
 	}
 	ld.wait()
 
-	if int64(written) >= answered {
-		t.Errorf("%d lines were written for %d answered requests before TERM: none held, the flush at TERM is untested", written, answered)
+	if written == 0 || int64(written) >= answered {
+		t.Errorf("%d lines were written for %d answered requests before TERM; want some written and some held", written, answered)
 	}
 	lines := readAccessLog(t, logPath)
-	t.Logf("%d lines in the file before TERM for %d answers; after: %d answered 200, %d lines", written, answered, len(ld.paths), len(lines))
+	t.Logf("before TERM: %d answers, %d lines in the file; in all: %d answered 200, %d other answers, %d without answer, %d lines",
+		answered, written, len(ld.paths), len(ld.other), len(ld.failed), len(lines))
 	logged := byPath(t, lines)
 	for _, p := range ld.paths {
 		if _, ok := logged[p]; !ok {
@@ -807,6 +823,42 @@ func TestAccessLogTermUnderLoadLosesNoLine(t *testing.T) {
 	sent := len(ld.paths) + len(ld.other) + len(ld.failed)
 	if len(lines) < len(ld.paths) || len(lines) > sent {
 		t.Errorf("%d lines for %d requests sent, %d answered 200", len(lines), sent, len(ld.paths))
+	}
+}
+
+// TestAccessLogTermRightAfterReloadLosesNoLine stops quill while a logger
+// that a reload replaced still holds lines: TERM must flush it too.
+func TestAccessLogTermRightAfterReloadLosesNoLine(t *testing.T) {
+	web := startBackend(t, "web")
+	vip := freeAddr(t)
+	dir := t.TempDir()
+	before, after := filepath.Join(dir, "before.log"), filepath.Join(dir, "after.log")
+	q := startQuill(t, poolConfig(vip, "roundrobin", "", web)+accessLogTable(before, `window = "1s"`), vip)
+	client := &http.Client{Timeout: 10 * time.Second}
+	send := func(prefix string, n int) {
+		t.Helper()
+		for i := range n {
+			if code, _, err := get(client, fmt.Sprintf("http://%s/%s/%d", vip, prefix, i)); err != nil || code != 200 {
+				t.Fatalf("request %s %d: %d %v", prefix, i, code, err)
+			}
+		}
+	}
+	send("before", 10)
+	// A reload that moves the log elsewhere, then TERM while the old log
+	// still holds the lines of its last second.
+	q.rewrite(t, poolConfig(vip, "roundrobin", "", web)+accessLogTable(after, `window = "1s"`))
+	q.signal(syscall.SIGHUP)
+	eventually(t, 5*time.Second, func() bool { return strings.Contains(q.out.String(), "config reloaded") })
+	send("after", 5)
+	termQuill(t, q)
+
+	for _, tt := range []struct {
+		file string
+		want int
+	}{{before, 10}, {after, 5}} {
+		if got := len(readAccessLog(t, tt.file)); got != tt.want {
+			t.Errorf("%s: %d lines, want %d", filepath.Base(tt.file), got, tt.want)
+		}
 	}
 }
 

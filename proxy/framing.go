@@ -2,10 +2,8 @@ package proxy
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net"
-	"net/http"
 	"sync/atomic"
 )
 
@@ -127,12 +125,17 @@ type framingConn struct {
 	verdict atomic.Pointer[framingVerdict]
 	served  atomic.Int64 // HTTP/1 requests passed to framingCheck
 
+	// refused, if set, learns of requests net/http answered itself.
+	refused func(c net.Conn, status int, requestLine string)
+
 	// The scanner below is touched only by Read.
 	state framingState
 	cr    bool // a CR is held back: it belongs to the line unless LF follows
 	heads int  // complete request heads so far, i.e. the index of the current one
 
 	// request line
+	reqLine  [maxLoggedLine]byte // its first bytes, for logging a refusal
+	reqLen   int
 	lineLen  int
 	spaces   int
 	protoLen int
@@ -253,6 +256,9 @@ func (c *framingConn) scan(p []byte) {
 				for i < len(p) && !headDelim[p[i]] {
 					i++
 				}
+				if c.state == stRequestLine {
+					c.reqLen += copy(c.reqLine[c.reqLen:], p[:i])
+				}
 				if i == len(p) {
 					return
 				}
@@ -311,6 +317,10 @@ func (c *framingConn) head(b byte) {
 }
 
 func (c *framingConn) requestLineByte(b byte) {
+	if b != '\n' && c.reqLen < len(c.reqLine) {
+		c.reqLine[c.reqLen] = b
+		c.reqLen++
+	}
 	if b == '\n' {
 		if c.pri && c.lineLen == len(h2PriorKnowledge) {
 			c.state = stOff
@@ -478,6 +488,7 @@ func (c *framingConn) endHead() {
 // startRequest resets the per-head state at the first byte of a request line.
 func (c *framingConn) startRequest() {
 	c.state = stRequestLine
+	c.reqLen = 0
 	c.cr = false
 	c.lineLen, c.spaces, c.protoLen = 0, 0, 0
 	c.pri, c.http10 = true, true
@@ -630,71 +641,4 @@ func hexDigitValue(b byte) (uint64, bool) {
 		return uint64(b - 'A' + 10), true
 	}
 	return 0, false
-}
-
-// framedListener hands out framingConns.
-type framedListener struct {
-	net.Listener
-}
-
-// framingListener wraps l so that every accepted connection is scanned for
-// ambiguous framing. It belongs in front of net/http's HTTP/1 server and
-// after any TLS termination: scanning ciphertext finds nothing.
-func framingListener(l net.Listener) net.Listener {
-	return framedListener{Listener: l}
-}
-
-func (l framedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return newFramingConn(c), nil
-}
-
-type framingConnKey struct{}
-
-// withFramingConn is for http.Server.ConnContext: it puts the connection
-// where framingCheck can find it, since net/http gives handlers no other way
-// to reach their connection. Connections that are not framingConns are left
-// out, and framingCheck then passes every request.
-func withFramingConn(ctx context.Context, c net.Conn) context.Context {
-	fc, ok := c.(*framingConn)
-	if !ok {
-		return ctx
-	}
-	return context.WithValue(ctx, framingConnKey{}, fc)
-}
-
-func framingConnOf(r *http.Request) *framingConn {
-	fc, _ := r.Context().Value(framingConnKey{}).(*framingConn)
-	return fc
-}
-
-// framingCheck reports whether r had ambiguous framing, in which case the
-// handler must answer 400 with "Connection: close" and not forward it. It
-// numbers the requests of a connection by counting its own calls, so it must
-// be called exactly once for every request a handler receives; a handler
-// that answers without calling it must close the connection, or every later
-// request on it would be checked against the wrong head. HTTP/1 handlers on
-// one connection run one at a time, so the count needs no more than an
-// atomic; HTTP/2 requests (prior knowledge over cleartext) are not counted.
-func framingCheck(r *http.Request) (reason string, bad bool) {
-	if r.ProtoMajor != 1 {
-		return "", false
-	}
-	fc := framingConnOf(r)
-	if fc == nil {
-		return "", false
-	}
-	n := fc.served.Add(1) - 1
-	return fc.BadRequest(int(n))
-}
-
-// markOpaque stops scanning r's connection; call it once the connection has
-// switched protocols (101, or a hijack), since what follows is not HTTP/1.
-func markOpaque(r *http.Request) {
-	if fc := framingConnOf(r); fc != nil {
-		fc.Opaque()
-	}
 }

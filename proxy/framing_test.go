@@ -448,7 +448,7 @@ func startFramingServer(t *testing.T, check bool) *framingServer {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.Serve(framingListener(ln))
+		srv.Serve(framingListener(ln, nil))
 	}()
 	t.Cleanup(func() {
 		srv.Close()

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -38,7 +37,7 @@ func (p *Proxy) openFront(addr string, v *vip, g *config.Global) (*front, error)
 	if v.term != nil {
 		ln = v.term.Listener(ln)
 	}
-	ln = guardListener{ln}
+	ln = framingListener(ln, p.refusedBy(addr))
 	f := &front{addr: addr, vip: v.name, tls: v.term != nil, ln: ln, done: make(chan struct{})}
 	f.srv = &http.Server{
 		Handler:           &frontHandler{p: p, addr: addr},
@@ -66,20 +65,6 @@ func (f *front) shutdown(ctx context.Context) error {
 	}
 	<-f.done
 	return err
-}
-
-// guardListener wraps every HTTP/1 connection in the framing guard.
-type guardListener struct{ net.Listener }
-
-func (l guardListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
-		return tc, nil
-	}
-	return newFramingConn(c), nil
 }
 
 // listen binds a TCP address with IP_FREEBIND where the system has it, so

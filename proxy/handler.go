@@ -74,6 +74,36 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.fwd.forward(rec, r, x)
 }
 
+// refusedBy returns what logs the requests that net/http refused on addr
+// before any handler ran: a 400 for a malformed head, 431 for one too large.
+func (p *Proxy) refusedBy(addr string) func(net.Conn, int, string) {
+	return func(c net.Conn, status int, line string) {
+		v := p.gen.Load().byAddr[addr]
+		if v == nil {
+			return
+		}
+		x := &exchange{start: time.Now(), vip: v, peer: peerAddr(c.RemoteAddr().String())}
+		x.client = x.peer
+		p.metrics.observe(x, status)
+		if v.accessLog == nil {
+			return
+		}
+		e := accesslog.Entry{Time: x.start, Client: x.client.String(), Status: status}
+		e.Method, e.URI, e.Proto = splitRequestLine(line)
+		v.accessLog.Log(&e)
+	}
+}
+
+// splitRequestLine splits "METHOD URI PROTO"; a line that is not three
+// words is kept whole as the method, so the log shows what was sent.
+func splitRequestLine(line string) (method, uri, proto string) {
+	parts := strings.Split(line, " ")
+	if len(parts) == 3 {
+		return parts[0], parts[1], parts[2]
+	}
+	return line, "", ""
+}
+
 // fail answers a request that quill itself refuses.
 func (h *frontHandler) fail(w http.ResponseWriter, x *exchange, status int, reason string) {
 	x.status, x.reason = status, reason

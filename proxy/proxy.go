@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"quill/accesslog"
 	"quill/config"
 	"quill/tlsterm"
 )
@@ -29,10 +30,13 @@ type Proxy struct {
 	limiter *limiter
 	metrics *metrics
 
-	mu       sync.Mutex // serializes Reload and Shutdown
-	fronts   map[string]*front
-	terms    map[string]*tlsterm.Terminator // by VIP name
-	checks   context.CancelFunc             // stops the active health checks
+	mu     sync.Mutex // serializes Reload and Shutdown
+	fronts map[string]*front
+	terms  map[string]*tlsterm.Terminator // by VIP name
+	checks context.CancelFunc             // stops the active health checks
+	// retiring are access logs a reload replaced, kept open (and reopened
+	// on USR1) until the requests of the old generation have logged.
+	retiring map[*accesslog.Logger]bool
 	stopping atomic.Bool
 	stopped  bool
 }
@@ -40,7 +44,7 @@ type Proxy struct {
 // New applies cfg and binds its listeners; Serve starts answering.
 func New(cfg *config.Config, log *zap.Logger) (*Proxy, error) {
 	p := &Proxy{log: log, limiter: newLimiter(cfg.Global.MaxConnections),
-		fronts: map[string]*front{}, terms: map[string]*tlsterm.Terminator{}}
+		fronts: map[string]*front{}, terms: map[string]*tlsterm.Terminator{}, retiring: map[*accesslog.Logger]bool{}}
 	p.metrics = newMetrics(p)
 	if err := p.apply(cfg, false); err != nil {
 		p.closeAll()
@@ -176,7 +180,7 @@ func (p *Proxy) apply(cfg *config.Config, serve bool) error {
 	}
 	p.terms = terms
 	if prev != nil {
-		go p.closeUnusedLogs(prev, g, cfg.Global.ShutdownTimeout.Duration)
+		p.retireLogs(prev, g, cfg.Global.ShutdownTimeout.Duration)
 		for name, old := range prev.pools {
 			if np := g.pools[name]; np == nil || np.transport != old.transport {
 				old.transport.CloseIdleConnections()
@@ -224,22 +228,29 @@ func (p *Proxy) retire(f *front, timeout time.Duration) {
 	}
 }
 
-// closeUnusedLogs closes the access logs that prev used and g does not,
-// once the requests of prev have had time to finish and log.
-func (p *Proxy) closeUnusedLogs(prev, g *generation, wait time.Duration) {
-	var unused []func() error
+// retireLogs closes the access logs that prev used and g does not, once
+// the requests of prev have had time to finish and log. It runs with p.mu.
+func (p *Proxy) retireLogs(prev, g *generation, wait time.Duration) {
+	var unused []*accesslog.Logger
 	for key, l := range prev.logs {
 		if _, ok := g.logs[key]; !ok {
-			unused = append(unused, l.Close)
+			unused = append(unused, l)
+			p.retiring[l] = true
 		}
 	}
 	if len(unused) == 0 {
 		return
 	}
-	time.Sleep(wait)
-	for _, c := range unused {
-		c()
-	}
+	time.AfterFunc(wait, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, l := range unused {
+			if p.retiring[l] {
+				delete(p.retiring, l)
+				l.Close()
+			}
+		}
+	})
 }
 
 // Serve starts answering on every listener; it returns at once.
@@ -309,12 +320,27 @@ func (p *Proxy) closeAll() {
 			l.Close()
 		}
 	}
+	p.mu.Lock()
+	for l := range p.retiring {
+		l.Close()
+		delete(p.retiring, l)
+	}
+	p.mu.Unlock()
 }
 
 // ReopenLogs reopens every access log file (SIGUSR1, after logrotate).
 func (p *Proxy) ReopenLogs() error {
-	var errs []error
+	p.mu.Lock()
+	logs := []*accesslog.Logger{}
+	for l := range p.retiring {
+		logs = append(logs, l)
+	}
+	p.mu.Unlock()
 	for _, l := range p.gen.Load().logs {
+		logs = append(logs, l)
+	}
+	var errs []error
+	for _, l := range logs {
 		if err := l.Reopen(); err != nil {
 			errs = append(errs, err)
 		}
