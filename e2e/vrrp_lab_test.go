@@ -385,3 +385,5 @@ func logFigures(t *testing.T, figs ...figure) {
 	}
 	t.Logf("failover figures:\n%s", b.String())
 }
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }

@@ -53,7 +53,7 @@ type roundRobin struct{ next atomic.Uint64 }
 
 func (b *roundRobin) pick(set []*server, c candidate, _ uint64) *server {
 	n := uint64(len(set))
-	start := b.next.Add(1)
+	start := b.next.Add(1) - 1
 	for i := uint64(0); i < n; i++ {
 		if s := set[(start+i)%n]; c.ok(s) {
 			return s
