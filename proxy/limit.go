@@ -86,11 +86,11 @@ func (l *limitListener) Close() error {
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
-	// Taking the limiter's lock orders this wake-up after any waiter's
-	// check of isClosed, so none can miss it.
+	// Waking under the limiter's lock orders the wake-up after any
+	// waiter's check of isClosed, so none can miss it.
 	l.lim.mu.Lock()
-	l.lim.mu.Unlock()
 	l.lim.cond.Broadcast()
+	l.lim.mu.Unlock()
 	return l.Listener.Close()
 }
 

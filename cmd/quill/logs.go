@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"bufio"
 	"flag"
 	"fmt"
@@ -11,7 +12,7 @@ import (
 
 func logsCmd(args []string) error {
 	if len(args) == 0 || args[0] != "merge" {
-		return fmt.Errorf("usage: quill logs merge [-o FILE] FILE...")
+		return errors.New("usage: quill logs merge [-o FILE] LOG [LOG]")
 	}
 	fs := flag.NewFlagSet("logs merge", flag.ExitOnError)
 	outPath := fs.String("o", "", "write to FILE instead of stdout")
