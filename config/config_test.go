@@ -85,6 +85,7 @@ func TestErrors(t *testing.T) {
 		{"bad trusted proxy", base + "trusted_proxies = [\"10.0.0.0/99\"]\n", []string{`quill.toml:8: pool "app": trusted_proxies: "10.0.0.0/99" is not a CIDR`}},
 		{"tls 1.1 refused", base + "[vips.web.tls]\ncertificates = [{cert = \"a\", key = \"b\"}]\nmin_version = \"1.1\"\n", []string{`quill.toml:10: vip "web": min_version "1.1"`}},
 		{"every error reported", base + "balance = \"x\"\nforwarded_for = \"y\"\n", []string{`quill.toml:8: pool "app": balance`, `quill.toml:9: pool "app": forwarded_for`}},
+		{"pool name with a slash", strings.Replace(strings.Replace(base, `pool = "app"`, `pool = "a/b"`, 1), "[pools.app]", "[pools.\"a/b\"]", 1), []string{`pool name "a/b"`}},
 		{"syntax error", base + "a = [\n", []string{"quill.toml:", "expected value"}},
 		{"vrrp vrid", base + "[[vrrp.instances]]\nname = \"www\"\ninterface = \"eth0\"\nvrid = 300\naddresses = [\"10.0.0.3/24\"]\n", []string{`quill.toml:11: vrrp instance "www": vrid 300`}},
 		{"vrrp v2 sub-second", base + "[[vrrp.instances]]\nname = \"www\"\ninterface = \"eth0\"\nvrid = 3\nversion = 2\nadvert_interval = \"100ms\"\naddresses = [\"10.0.0.3\"]\n", []string{`quill.toml:13: vrrp instance "www": advert_interval 100ms must be whole seconds`}},

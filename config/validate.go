@@ -75,6 +75,16 @@ func (v *validator) config(c *Config) {
 		v.errorf("log.format", "log: format %q is not console or json", c.Log.Format)
 	}
 	v.accessLog("access_log", c.AccessLog)
+	for _, name := range sortedKeys(c.VIPs) {
+		if !validName(name) {
+			v.errorf("vips."+name, "vip name %q: use letters, digits, '-', '_' and '.'", name)
+		}
+	}
+	for _, name := range sortedKeys(c.Pools) {
+		if !validName(name) {
+			v.errorf("pools."+name, "pool name %q: use letters, digits, '-', '_' and '.'", name)
+		}
+	}
 	seen := map[string]string{}
 	for _, name := range sortedKeys(c.VIPs) {
 		v.vip(c, name, seen)
@@ -268,6 +278,20 @@ func (v *validator) sticky(c *Config, name string, s *Sticky) {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: pool %q: no sticky secret and no global.secret: a random key is used, so cookies do not survive a restart or a failover to the other host",
 			v.file, v.pos.line(p), name))
 	}
+}
+
+// validName keeps VIP and pool names usable in metrics labels, API paths
+// and sticky tokens (which join fields with NUL).
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func validCookieName(s string) bool {
