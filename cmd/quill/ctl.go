@@ -23,25 +23,10 @@ func ctlCmd(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Admin == nil {
-		return fmt.Errorf("ctl: %s has no [admin] listener", cfg.File)
-	}
 	call := func(method, path string) ([]byte, error) {
-		req, err := http.NewRequest(method, "http://"+cfg.Admin.Listen+path, nil)
-		if err != nil {
-			return nil, err
-		}
-		if cfg.Admin.Token != "" {
-			req.Header.Set("Authorization", "Bearer "+cfg.Admin.Token)
-		}
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		b, err := callAdmin(cfg, method, path, 10*time.Second)
 		if err != nil {
 			return nil, fmt.Errorf("ctl: %w", err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("ctl: %s: %s", resp.Status, strings.TrimSpace(string(b)))
 		}
 		return b, nil
 	}

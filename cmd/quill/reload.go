@@ -28,21 +28,16 @@ func reloadCmd(args []string, out io.Writer) error {
 	}
 	switch {
 	case cfg.Admin != nil:
-		req, _ := http.NewRequest(http.MethodPost, "http://"+cfg.Admin.Listen+"/api/reload", nil)
-		if cfg.Admin.Token != "" {
-			req.Header.Set("Authorization", "Bearer "+cfg.Admin.Token)
-		}
-		resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+		b, err := callAdmin(cfg, http.MethodPost, "/api/reload", time.Minute)
 		if err != nil {
 			return fmt.Errorf("reload: %w", err)
 		}
-		defer resp.Body.Close()
 		var res struct {
 			Applied bool   `json:"applied"`
 			Error   string `json:"error"`
 		}
-		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
-			return fmt.Errorf("reload: admin answered %s", resp.Status)
+		if err := json.Unmarshal(b, &res); err != nil {
+			return fmt.Errorf("reload: admin answered %q", b)
 		}
 		if !res.Applied {
 			fmt.Fprintf(os.Stderr, "reload rejected; the running config stays:\n%s\n", res.Error)
