@@ -10,6 +10,8 @@
 #     client offering X25519MLKEM768 first as browsers and Go do, which
 #     quill accepts and OpenSSL 3.0 (HAProxy, nginx) declines;
 #   - HTTPS keep-alive requests per second: wrk -t2 -c64;
+#   - for reference, the same over plain HTTP, which tells the cost of TLS
+#     from the cost of proxying HTTP;
 #
 # and how much CPU the proxy itself spent per unit of work, since on a
 # small machine the load generator and the backend share the cores.
@@ -95,6 +97,7 @@ echo "nginx:    $(nginx -v 2>&1)"
 echo "openssl:  $(openssl version)"
 echo "wrk:      $(wrk -v 2>&1 | head -1)"
 echo "settings: DURATION=$DURATION CONNS=$CONNS WRK_THREADS=$WRK_THREADS WRK_CONNS=$WRK_CONNS"
+echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) before the run; other work on the machine skews the rates"
 echo
 
 go build -o "$work/quill" ./cmd/quill
@@ -111,10 +114,13 @@ pids+=($!)
 for ((i = 0; i < 100; i++)); do [[ -s $work/backend.addr ]] && break; sleep 0.1; done
 backend=$(cat "$work/backend.addr")
 
-declare -A port pid
+declare -A port plain pid
 port[quill]=$(free_port 18443)
 port[haproxy]=$(free_port $((port[quill] + 1)))
 port[nginx]=$(free_port $((port[haproxy] + 1)))
+plain[quill]=$(free_port 18080)
+plain[haproxy]=$(free_port $((plain[quill] + 1)))
+plain[nginx]=$(free_port $((plain[haproxy] + 1)))
 
 cat >"$work/quill.toml" <<EOF
 [global]
@@ -128,6 +134,11 @@ listen = ["127.0.0.1:${port[quill]}"]
   [vips.bench.tls]
   certificates = [{ cert = "$work/cert.pem", key = "$work/key.pem" }]
   [[vips.bench.routes]]
+  pool = "app"
+
+[vips.plain]
+listen = ["127.0.0.1:${plain[quill]}"]
+  [[vips.plain.routes]]
   pool = "app"
 
 [pools.app]
@@ -152,6 +163,12 @@ frontend bench
 	http-request set-header X-Forwarded-Host %[req.hdr(host)]
 	default_backend app
 
+frontend plain
+	bind 127.0.0.1:${plain[haproxy]}
+	http-request set-header X-Forwarded-Proto http
+	http-request set-header X-Forwarded-Host %[req.hdr(host)]
+	default_backend app
+
 backend app
 	server web $backend
 EOF
@@ -170,6 +187,7 @@ http {
 	}
 	server {
 		listen 127.0.0.1:${port[nginx]} ssl http2;
+		listen 127.0.0.1:${plain[nginx]};
 		ssl_certificate $work/cert.pem;
 		ssl_certificate_key $work/key.pem;
 		ssl_protocols TLSv1.2 TLSv1.3;
@@ -179,7 +197,7 @@ http {
 			proxy_set_header Connection "";
 			proxy_set_header Host \$http_host;
 			proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-			proxy_set_header X-Forwarded-Proto https;
+			proxy_set_header X-Forwarded-Proto \$scheme;
 			proxy_set_header X-Forwarded-Host \$http_host;
 		}
 	}
@@ -195,7 +213,10 @@ pids+=("${pid[haproxy]}")
 nginx -p "$work/nginx" -e "$work/nginx.log" -c "$work/nginx.conf" -g 'daemon off;' >"$work/nginx.out" 2>&1 &
 pid[nginx]=$!
 pids+=("${pid[nginx]}")
-for p in quill haproxy nginx; do wait_port "${port[$p]}" "$p"; done
+for p in quill haproxy nginx; do
+	wait_port "${port[$p]}" "$p"
+	wait_port "${plain[$p]}" "$p"
+done
 
 # Every proxy answers with the backend and the same X-Forwarded-Proto.
 for p in quill haproxy nginx; do
@@ -205,7 +226,7 @@ for p in quill haproxy nginx; do
 		exit 1
 	fi
 done
-echo "proxies: quill :${port[quill]}, haproxy :${port[haproxy]}, nginx :${port[nginx]} -> backend $backend"
+echo "proxies (https, http): quill :${port[quill]} :${plain[quill]}, haproxy :${port[haproxy]} :${plain[haproxy]}, nginx :${port[nginx]} :${plain[nginx]} -> backend $backend"
 echo
 
 declare -A result cpu
@@ -218,7 +239,7 @@ measure() {
 	out=$("$@" 2>&1) || { echo "$p $what failed: $out" >&2; exit 1; }
 	after=$(cpu_ticks "${pid[$p]}")
 	case $what in
-	wrk)
+	wrk*)
 		rate=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
 		count=$(awk '/requests in/ { print $1 }' <<<"$out")
 		if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
@@ -267,19 +288,22 @@ for p in quill haproxy nginx; do
 	profile wrk "$p"
 	measure wrk "$p" wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$DURATION" --latency "https://127.0.0.1:${port[$p]}/"
 	profile_done
+	measure wrk-plain "$p" wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$DURATION" --latency "http://127.0.0.1:${plain[$p]}/"
 	echo
 done
 
+echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) after the run"
+echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo "== results: rates are higher-is-better; proxy CPU time per connection or request is lower-is-better"
 printf '%-38s %10s %10s %10s %14s %12s\n' "" quill haproxy nginx quill/haproxy quill/nginx
-for row in "hs-tls1.3|full TLS 1.3 handshakes/s" "hs-tls1.3pq|  same, client offers MLKEM first" "hs-tls1.2|full TLS 1.2 handshakes/s" "wrk|keep-alive HTTPS requests/s"; do
+for row in "hs-tls1.3|full TLS 1.3 handshakes/s" "hs-tls1.3pq|  same, client offers MLKEM first" "hs-tls1.2|full TLS 1.2 handshakes/s" "wrk|keep-alive HTTPS requests/s" "wrk-plain|  same over plain HTTP"; do
 	what=${row%%|*}
 	label=${row#*|}
 	printf '%-38s %10s %10s %10s %14s %12s\n' "$label" "${result[$what,quill]}" "${result[$what,haproxy]}" "${result[$what,nginx]}" \
 		"$(ratio "${result[$what,quill]}" "${result[$what,haproxy]}")" "$(ratio "${result[$what,quill]}" "${result[$what,nginx]}")"
 done
-for row in "hs-tls1.3|proxy CPU us per TLS 1.3 conn" "hs-tls1.3pq|  same, client offers MLKEM first" "hs-tls1.2|proxy CPU us per TLS 1.2 conn" "wrk|proxy CPU us per keep-alive request"; do
+for row in "hs-tls1.3|proxy CPU us per TLS 1.3 conn" "hs-tls1.3pq|  same, client offers MLKEM first" "hs-tls1.2|proxy CPU us per TLS 1.2 conn" "wrk|proxy CPU us per keep-alive request" "wrk-plain|  same over plain HTTP"; do
 	what=${row%%|*}
 	label=${row#*|}
 	printf '%-38s %10s %10s %10s %14s %12s\n' "$label" "${cpu[$what,quill]}" "${cpu[$what,haproxy]}" "${cpu[$what,nginx]}" \
@@ -289,8 +313,12 @@ done
 if [[ $PROFILE == 1 ]]; then
 	for f in handshakes13 wrk; do
 		echo
-		echo "== perf profile of quill during $f (self time, top 30)"
+		echo "== perf profile of quill during $f: self time, top 25"
 		perf report -i "$work/perf-$f.data" --stdio --no-children --sort symbol 2>/dev/null |
-			grep -E '^ +[0-9]+\.[0-9]+%' | head -30
+			grep -E '^ +[0-9]+\.[0-9]+%' | head -25 || true
+		echo
+		echo "== perf profile of quill during $f: with callees, top 40"
+		perf report -i "$work/perf-$f.data" --stdio --children --sort symbol -g none 2>/dev/null |
+			grep -E '^ +[0-9]+\.[0-9]+%' | head -40 || true
 	done
 fi

@@ -54,7 +54,6 @@ printf '%s\n' "subjectAltName=DNS:www.quill.test" "keyUsage=critical,digitalSign
 	"crlDistributionPoints=URI:http://ca.quill.test/ca.crl" >"$work/leaf.ext"
 openssl x509 -req -in "$work/leaf.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
 	-days 365 -extfile "$work/leaf.ext" -out "$work/cert.pem" 2>/dev/null
-cat "$work/ca.pem" >>"$work/cert.pem"
 
 "$work/testbackend" -name web -listen 127.0.0.1:0 -addr-file "$work/backend.addr" >"$work/backend.log" 2>&1 &
 pids+=($!)
