@@ -4,21 +4,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"quill/tlsterm"
 )
 
 // The access log as its readers see it: one file in Common or Combined Log
@@ -26,258 +21,12 @@ import (
 // record and mergelog merges as quill does, and that loses no line to
 // logrotate or to TERM.
 
-// clfPattern matches one Common Log Format line with an optional Combined
-// tail. A quoted field may hold backslash escapes but never a bare quote,
-// so a line that matches cannot have had a field closed early by a client.
-var clfPattern = regexp.MustCompile(`^(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}|-) (\d+|-)(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?$`)
-
-// logLine is one parsed access log line; quoted fields are as written,
-// escapes included.
-type logLine struct {
-	raw      string
-	client   string
-	time     time.Time
-	request  string
-	status   int
-	combined bool
-	referer  string
-	agent    string
-}
-
-// path is the request target of the line's request field.
-func (l logLine) path() string {
-	f := strings.Fields(l.request)
-	if len(f) < 2 {
-		return ""
-	}
-	return f[1]
-}
-
-func parseLogLine(s string) (logLine, error) {
-	m := clfPattern.FindStringSubmatch(s)
-	if m == nil {
-		return logLine{}, fmt.Errorf("not a CLF line: %q", s)
-	}
-	at, err := time.Parse("02/Jan/2006:15:04:05 -0700", m[4])
-	if err != nil {
-		return logLine{}, fmt.Errorf("line %q: %w", s, err)
-	}
-	status, _ := strconv.Atoi(m[6])
-	return logLine{raw: s, client: m[1], time: at, request: m[5], status: status,
-		combined: strings.HasSuffix(s, `"`), referer: m[8], agent: m[9]}, nil
-}
-
-// readAccessLog parses every line of a log file. A line that is not CLF,
-// that holds a byte outside printable ASCII, or a file whose last line has
-// no newline fails the test. A missing file has no lines.
-func readAccessLog(t *testing.T, path string) []logLine {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(b) == 0 {
-		return nil
-	}
-	if b[len(b)-1] != '\n' {
-		t.Fatalf("%s: last line has no newline", path)
-	}
-	var lines []logLine
-	for i, s := range strings.Split(string(b[:len(b)-1]), "\n") {
-		for j := 0; j < len(s); j++ {
-			if s[j] < 0x20 || s[j] > 0x7e {
-				t.Fatalf("%s:%d: byte %#x written unescaped: %q", path, i+1, s[j], s)
-			}
-		}
-		l, err := parseLogLine(s)
-		if err != nil {
-			t.Fatalf("%s:%d: %v", path, i+1, err)
-		}
-		lines = append(lines, l)
-	}
-	return lines
-}
-
-// countLines counts the newlines of a file; a missing file has none.
-func countLines(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	return bytes.Count(b, []byte("\n"))
-}
-
-// byPath indexes lines by request path, failing on a path logged twice.
-func byPath(t *testing.T, lines []logLine) map[string]logLine {
-	t.Helper()
-	m := map[string]logLine{}
-	for _, l := range lines {
-		if prev, dup := m[l.path()]; dup {
-			t.Errorf("logged twice:\n %s\n %s", prev.raw, l.raw)
-		}
-		m[l.path()] = l
-	}
-	return m
-}
-
-// checkTimeOrder wants the lines in non-decreasing time order.
-func checkTimeOrder(t *testing.T, lines []logLine) {
-	t.Helper()
-	for i := 1; i < len(lines); i++ {
-		if lines[i].time.Before(lines[i-1].time) {
-			t.Errorf("line %d is earlier than the line before it:\n %s\n %s", i+1, lines[i-1].raw, lines[i].raw)
-		}
-	}
-}
-
-// termQuill stops quill with TERM, which flushes the access logs, and
-// waits for it to exit.
-func termQuill(t *testing.T, q *quill) {
-	t.Helper()
-	q.signal(syscall.SIGTERM)
-	if err := q.wait(t, 20*time.Second); err != nil {
-		t.Fatalf("quill exited with %v\n%s", err, q.out.String())
-	}
-}
-
-// accessLogTable is an [access_log] table to append to a config.
-func accessLogTable(path, extra string) string {
-	return fmt.Sprintf("\n[access_log]\npath = %q\n%s\n", path, extra)
-}
-
-// selfSignedFiles writes a certificate for localhost and 127.0.0.1 and its
-// key as PEM files into dir.
-func selfSignedFiles(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	cert, key, _, err := tlsterm.SelfSigned([]string{"localhost", "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, cert, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
-
-// webalizerSummary is the line webalizer prints with -T:
-// "N records (I ignored, B bad) in S seconds"; each part in parentheses
-// is left out when it is zero.
-var webalizerSummary = regexp.MustCompile(`(?m)^(\d+) records(?: \((?:(\d+) ignored)?(?:, )?(?:(\d+) bad)?\))? in `)
-
-// webalize runs Debian's webalizer on a log as a nightly job would and
-// returns its counts. An empty config file (-c) keeps Debian's default
-// config out (it ignores localhost, which would count every line here as
-// ignored); -F clf names the log type; -i ignores any history and, without
-// -p, the run is not incremental, so no record is skipped as already seen;
-// -q silences the progress messages and -T prints the summary line; -n
-// names the site in the report.
-func webalize(t *testing.T, logPath string) (records, ignored, bad int) {
-	t.Helper()
-	requireTool(t, "webalizer")
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "webalizer.conf")
-	out := filepath.Join(dir, "report")
-	if err := os.WriteFile(conf, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("webalizer", "-c", conf, "-F", "clf", "-i", "-q", "-T", "-n", "quill.test", "-o", out, logPath)
-	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("webalizer: %v\n%s%s", err, stdout.String(), stderr.String())
-	}
-	m := webalizerSummary.FindStringSubmatch(stdout.String())
-	if m == nil {
-		t.Fatalf("webalizer printed no summary:\n%s%s", stdout.String(), stderr.String())
-	}
-	if _, err := os.Stat(filepath.Join(out, "index.html")); err != nil {
-		t.Errorf("webalizer wrote no report: %v", err)
-	}
-	if stderr.Len() > 0 {
-		t.Logf("webalizer: %s", stderr.String())
-	}
-	atoi := func(s string) int { n, _ := strconv.Atoi(s); return n }
-	return atoi(m[1]), atoi(m[2]), atoi(m[3])
-}
-
-// load sends GETs from several goroutines, each to paths of its own
-// (/load/W-I) and pausing pace between two, until each has sent perWorker,
-// the time is up, or (with stopOnError) its first request fails.
-type load struct {
-	ok     atomic.Int64 // answered 200 with the whole body
-	mu     sync.Mutex
-	paths  []string // the paths answered 200
-	other  []string // answered with another status
-	failed []error  // no answer
-	wg     sync.WaitGroup
-	client *http.Client
-}
-
-func startLoad(base string, workers, perWorker int, pace, limit time.Duration, stopOnError bool) *load {
-	deadline := time.Now().Add(limit)
-	l := &load{client: &http.Client{Timeout: 10 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: workers, DisableCompression: true}}}
-	for w := range workers {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for i := 0; i < perWorker && time.Now().Before(deadline); i++ {
-				path := fmt.Sprintf("/load/%d-%d", w, i)
-				resp, err := l.client.Get(base + path)
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				l.mu.Lock()
-				switch {
-				case err != nil:
-					l.failed = append(l.failed, fmt.Errorf("%s: %w", path, err))
-				case resp.StatusCode == http.StatusOK:
-					l.paths = append(l.paths, path)
-					l.ok.Add(1)
-				default:
-					l.other = append(l.other, fmt.Sprintf("%s: %s", path, resp.Status))
-				}
-				l.mu.Unlock()
-				if err != nil && stopOnError {
-					return
-				}
-				time.Sleep(pace)
-			}
-		}()
-	}
-	return l
-}
-
-// waitOK waits until n requests were answered 200, or fails the test.
-func (l *load) waitOK(t *testing.T, n int64) {
-	t.Helper()
-	eventually(t, 20*time.Second, func() bool { return l.ok.Load() >= n })
-}
-
-// wait waits for every worker to finish.
-func (l *load) wait() {
-	l.wg.Wait()
-	l.client.CloseIdleConnections()
-}
-
 func TestAccessLogOneFileForHTTPAndHTTPS(t *testing.T) {
 	requireTool(t, "curl")
 	web := startBackend(t, "web")
 	dir := t.TempDir()
-	certFile, keyFile := selfSignedFiles(t, dir)
+	ca := newTestCA(t)
+	localhost := ca.pair(t, dir, "localhost", leafSpec{cn: "localhost", ips: []net.IP{net.IPv4(127, 0, 0, 1)}})
 	httpVIP, httpsVIP := freeAddr(t), freeAddr(t)
 	logPath := filepath.Join(dir, "access.log")
 	// A window of 2s holds each line well past the slow requests below, so
@@ -311,7 +60,7 @@ servers = [{ address = %q }]
 [pools.edge]
 trusted_proxies = ["127.0.0.0/8"]
 servers = [{ address = %q }]
-`, logPath, httpVIP, httpsVIP, certFile, keyFile, web.addr, web.addr), httpVIP, httpsVIP)
+`, logPath, httpVIP, httpsVIP, localhost.cert, localhost.key, web.addr, web.addr), httpVIP, httpsVIP)
 
 	// HTTP and HTTPS clients at once, and beside them requests that take
 	// 700ms: they finish after requests that arrived later, often in the
@@ -346,7 +95,7 @@ servers = [{ address = %q }]
 	go func() {
 		defer wg.Done()
 		for i := range perScheme {
-			status("--cacert", certFile, fmt.Sprintf("https://%s/https/%d", httpsVIP, i))
+			status("--cacert", ca.file, fmt.Sprintf("https://%s/https/%d", httpsVIP, i))
 			time.Sleep(50 * time.Millisecond)
 		}
 	}()
@@ -509,43 +258,6 @@ func TestAccessLogHostileRequestCannotForgeLine(t *testing.T) {
 	if records != len(lines) || ignored != 0 || bad != 0 {
 		t.Errorf("webalizer: %d records, %d ignored, %d bad; want %d, 0, 0", records, ignored, bad, len(lines))
 	}
-}
-
-// unescapeLogField undoes Apache's log escaping: \" \\ \b \n \r \t \v and
-// \xhh.
-func unescapeLogField(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' || i+1 == len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		i++
-		switch c := s[i]; c {
-		case 'b':
-			b.WriteByte('\b')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 't':
-			b.WriteByte('\t')
-		case 'v':
-			b.WriteByte('\v')
-		case 'x':
-			if i+2 < len(s) {
-				if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
-					b.WriteByte(byte(v))
-					i += 2
-					continue
-				}
-			}
-			b.WriteString(`\x`)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }
 
 func TestAccessLogCombinedFormat(t *testing.T) {
@@ -745,230 +457,4 @@ func TestAccessLogMergeEqualsMergelog(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestAccessLogReopenUnderLoadLosesNoLine(t *testing.T) {
-	web := startBackend(t, "web")
-	vip := freeAddr(t)
-	logPath := filepath.Join(t.TempDir(), "access.log")
-	rotated := logPath + ".1"
-	// Lines are due 100ms after their request, so that the rotated file
-	// gets the lines of the requests well before the reopen, and the new
-	// file those just before it (still held) and after it.
-	q := startQuill(t, poolConfig(vip, "roundrobin", "", web)+accessLogTable(logPath, `window = "100ms"`), vip)
-
-	ld := startLoad("http://"+vip, 4, 300, 2*time.Millisecond, 15*time.Second, false)
-	// logrotate's way: rename, then signal, while requests keep coming.
-	ld.waitOK(t, 400)
-	if err := os.Rename(logPath, rotated); err != nil {
-		t.Fatal(err)
-	}
-	q.signal(syscall.SIGUSR1)
-	eventually(t, 5*time.Second, func() bool { return strings.Contains(q.out.String(), "access logs reopened") })
-	atReopen := ld.ok.Load()
-	ld.wait()
-	termQuill(t, q)
-
-	if len(ld.failed) > 0 || len(ld.other) > 0 {
-		t.Errorf("while rotating: %d requests failed (%v), %d not 200 (%v)", len(ld.failed), ld.failed, len(ld.other), ld.other)
-	}
-	old, cur := readAccessLog(t, rotated), readAccessLog(t, logPath)
-	t.Logf("%d requests answered 200: %d lines in the rotated file, %d in the new one; %d answered at reopen", len(ld.paths), len(old), len(cur), atReopen)
-	if len(old) == 0 || len(cur) == 0 || atReopen >= int64(len(ld.paths)) {
-		t.Errorf("rotation did not happen under load: %d lines before, %d after, %d of %d requests answered at reopen", len(old), len(cur), atReopen, len(ld.paths))
-	}
-	if len(old)+len(cur) != len(ld.paths) {
-		t.Errorf("%d + %d lines for %d requests answered 200", len(old), len(cur), len(ld.paths))
-	}
-	logged := byPath(t, append(old, cur...))
-	for _, p := range ld.paths {
-		if _, ok := logged[p]; !ok {
-			t.Errorf("%s answered 200 but not logged", p)
-		}
-	}
-}
-
-func TestAccessLogTermUnderLoadLosesNoLine(t *testing.T) {
-	web := startBackend(t, "web")
-	vip := freeAddr(t)
-	logPath := filepath.Join(t.TempDir(), "access.log")
-	// Each line is held a second, so TERM comes while many are held.
-	q := startQuill(t, poolConfig(vip, "roundrobin", "", web)+accessLogTable(logPath, `window = "1s"`), vip)
-
-	// TERM once the first lines are written, so that the file holds those
-	// and quill holds the lines of the last second.
-	ld := startLoad("http://"+vip, 4, 500, 5*time.Millisecond, 15*time.Second, true)
-	ld.waitOK(t, 100)
-	eventually(t, 10*time.Second, func() bool { return countLines(t, logPath) > 0 })
-	answered := ld.ok.Load()
-	written := countLines(t, logPath)
-	q.signal(syscall.SIGTERM)
-	if err := q.wait(t, 20*time.Second); err != nil {
-		t.Fatalf("quill exited with %v", err)
-	}
-	ld.wait()
-
-	if written == 0 || int64(written) >= answered {
-		t.Errorf("%d lines were written for %d answered requests before TERM; want some written and some held", written, answered)
-	}
-	lines := readAccessLog(t, logPath)
-	t.Logf("before TERM: %d answers, %d lines in the file; in all: %d answered 200, %d other answers, %d without answer, %d lines",
-		answered, written, len(ld.paths), len(ld.other), len(ld.failed), len(lines))
-	logged := byPath(t, lines)
-	for _, p := range ld.paths {
-		if _, ok := logged[p]; !ok {
-			t.Errorf("%s answered 200 but not logged", p)
-		}
-	}
-	sent := len(ld.paths) + len(ld.other) + len(ld.failed)
-	if len(lines) < len(ld.paths) || len(lines) > sent {
-		t.Errorf("%d lines for %d requests sent, %d answered 200", len(lines), sent, len(ld.paths))
-	}
-}
-
-// TestAccessLogTermRightAfterReloadLosesNoLine stops quill while a logger
-// that a reload replaced still holds lines: TERM must flush it too.
-func TestAccessLogTermRightAfterReloadLosesNoLine(t *testing.T) {
-	web := startBackend(t, "web")
-	vip := freeAddr(t)
-	dir := t.TempDir()
-	before, after := filepath.Join(dir, "before.log"), filepath.Join(dir, "after.log")
-	q := startQuill(t, poolConfig(vip, "roundrobin", "", web)+accessLogTable(before, `window = "1s"`), vip)
-	client := &http.Client{Timeout: 10 * time.Second}
-	send := func(prefix string, n int) {
-		t.Helper()
-		for i := range n {
-			if code, _, err := get(client, fmt.Sprintf("http://%s/%s/%d", vip, prefix, i)); err != nil || code != 200 {
-				t.Fatalf("request %s %d: %d %v", prefix, i, code, err)
-			}
-		}
-	}
-	send("before", 10)
-	// A reload that moves the log elsewhere, then TERM while the old log
-	// still holds the lines of its last second.
-	q.rewrite(t, poolConfig(vip, "roundrobin", "", web)+accessLogTable(after, `window = "1s"`))
-	q.signal(syscall.SIGHUP)
-	eventually(t, 5*time.Second, func() bool { return strings.Contains(q.out.String(), "config reloaded") })
-	send("after", 5)
-	termQuill(t, q)
-
-	for _, tt := range []struct {
-		file string
-		want int
-	}{{before, 10}, {after, 5}} {
-		if got := len(readAccessLog(t, tt.file)); got != tt.want {
-			t.Errorf("%s: %d lines, want %d", filepath.Base(tt.file), got, tt.want)
-		}
-	}
-}
-
-// TestLogrotateConfig checks configs/logrotate.quill with the real
-// logrotate, where it is installed: it must parse without error, and a
-// copy aimed at a temporary directory, signalling the quill of this test,
-// must rotate the access log without losing a line.
-func TestLogrotateConfig(t *testing.T) {
-	if _, err := exec.LookPath("logrotate"); err != nil {
-		t.Skip("logrotate is not installed")
-	}
-	shipped := filepath.Join("..", "configs", "logrotate.quill")
-	state := filepath.Join(t.TempDir(), "state")
-	out, err := exec.Command("logrotate", "-d", "-s", state, shipped).CombinedOutput()
-	if err != nil || bytes.Contains(out, []byte("error:")) {
-		t.Fatalf("logrotate -d %s: %v\n%s", shipped, err, out)
-	}
-
-	web := startBackend(t, "web")
-	vip := freeAddr(t)
-	dir := t.TempDir()
-	logPath := filepath.Join(dir, "access.log")
-	q := startQuill(t, poolConfig(vip, "roundrobin", "", web)+accessLogTable(logPath, `window = "50ms"`), vip)
-	b, err := os.ReadFile(shipped)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := string(b)
-	for old, repl := range map[string]string{
-		"/var/log/quill/*.log": filepath.Join(dir, "*.log"),
-		"systemctl kill -s USR1 quill.service 2>/dev/null || pkill -USR1 -x quill || true": fmt.Sprintf("kill -USR1 %d", q.cmd.Process.Pid),
-	} {
-		if !strings.Contains(conf, old) {
-			t.Fatalf("%s lacks %q", shipped, old)
-		}
-		conf = strings.Replace(conf, old, repl, 1)
-	}
-	confPath := filepath.Join(t.TempDir(), "quill")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	client := &http.Client{Timeout: 10 * time.Second}
-	sent := 0
-	send := func(k int) {
-		t.Helper()
-		for range k {
-			if code, _, err := get(client, fmt.Sprintf("http://%s/r/%d", vip, sent)); err != nil || code != 200 {
-				t.Fatalf("request %d: %d %v", sent, code, err)
-			}
-			sent++
-		}
-		eventually(t, 5*time.Second, func() bool { return countLines(t, logPath) == k })
-	}
-	rotate := func(round int) {
-		t.Helper()
-		out, err := exec.Command("logrotate", "-f", "-s", state, confPath).CombinedOutput()
-		if err != nil || bytes.Contains(out, []byte("error:")) {
-			t.Fatalf("logrotate -f: %v\n%s", err, out)
-		}
-		eventually(t, 5*time.Second, func() bool {
-			return strings.Count(q.out.String(), "access logs reopened") == round
-		})
-	}
-	send(5)
-	rotate(1)
-	send(4)
-	rotate(2)
-	send(3)
-	termQuill(t, q)
-
-	// delaycompress: the newest rotation stays plain, the one before is gzipped.
-	var lines []logLine
-	lines = append(lines, readGzipLog(t, logPath+".2.gz")...)
-	lines = append(lines, readAccessLog(t, logPath+".1")...)
-	lines = append(lines, readAccessLog(t, logPath)...)
-	if len(lines) != sent {
-		t.Errorf("%d lines across the rotated files for %d requests", len(lines), sent)
-	}
-	for i, l := range lines {
-		if want := fmt.Sprintf("/r/%d", i); l.path() != want {
-			t.Errorf("line %d is %s, want %s", i+1, l.path(), want)
-		}
-	}
-	if fi, err := os.Stat(logPath); err != nil {
-		t.Error(err)
-	} else if fi.Mode().Perm() != 0o640 {
-		t.Errorf("new log file has mode %v, want 0640 from logrotate's create", fi.Mode().Perm())
-	}
-}
-
-// readGzipLog parses a gzipped log file as readAccessLog does.
-func readGzipLog(t *testing.T, path string) []logLine {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	plain := filepath.Join(t.TempDir(), filepath.Base(strings.TrimSuffix(path, ".gz")))
-	if err := os.WriteFile(plain, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return readAccessLog(t, plain)
 }

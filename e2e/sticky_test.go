@@ -1,22 +1,13 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -133,44 +124,17 @@ func TestCookieStickiness(t *testing.T) {
 	})
 }
 
-// writeCert makes a self-signed certificate for 127.0.0.1 and localhost.
-func writeCert(t *testing.T, dir, cn string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		DNSNames:     []string{"localhost", cn},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	certFile, keyFile = filepath.Join(dir, cn+".pem"), filepath.Join(dir, cn+".key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
-	return certFile, keyFile
-}
-
 func TestStickyAcrossHTTPAndHTTPS(t *testing.T) {
 	servers := []*backend{startBackend(t, "web1"), startBackend(t, "web2"), startBackend(t, "web3")}
-	certFile, keyFile := writeCert(t, t.TempDir(), "quill.test")
+	ca := newTestCA(t)
+	quillTest := ca.pair(t, t.TempDir(), "quill.test", leafSpec{cn: "quill.test", dns: []string{"localhost", "quill.test"}, ips: []net.IP{net.IPv4(127, 0, 0, 1)}})
 	for _, mode := range []string{"cookie", "ip"} {
 		t.Run(mode, func(t *testing.T) {
 			httpVIP, httpsVIP := freeAddr(t), freeAddr(t)
-			q := startQuill(t, stickyConfig(httpVIP, httpsVIP, certFile, keyFile, mode, servers...), httpVIP, httpsVIP)
+			q := startQuill(t, stickyConfig(httpVIP, httpsVIP, quillTest.cert, quillTest.key, mode, servers...), httpVIP, httpsVIP)
 			defer q.kill()
 			client := jarClient(t)
-			client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+			client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}
 			// A cookie set over HTTPS is Secure; the client sends it over HTTP
 			// only when it got it over HTTP first, as browsers do.
 			first := backendOf(t, client, "http://"+httpVIP+"/")
