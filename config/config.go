@@ -209,16 +209,26 @@ func (s Server) ID() string {
 	return s.Address
 }
 
-// Health is an active HTTP health check.
+// Health is an active health check.
 type Health struct {
+	// Type is http (default: a GET) or tcp (a connect).
+	Type string `toml:"type"`
 	// Path is requested with GET. Default "/".
 	Path string `toml:"path"`
+	// Host is the Host header of the check; default the server's address.
+	Host string `toml:"host"`
 	// Interval between checks. Default 2s.
 	Interval Duration `toml:"interval"`
 	// Timeout of one check. Default 1s.
 	Timeout Duration `toml:"timeout"`
-	// ExpectStatus is the status that means healthy. Default 200.
-	ExpectStatus int `toml:"expect_status"`
+	// ExpectStatus is the status that means healthy: 200 (default), "2xx"
+	// or "200-399".
+	ExpectStatus StatusRange `toml:"expect_status"`
+	// ExpectBody, when set, must appear in the first 64 KiB of the body.
+	ExpectBody string `toml:"expect_body"`
+	// ExpectMD5 is the MD5 digest of the whole body in hex, as
+	// keepalived's HTTP_GET digest.
+	ExpectMD5 string `toml:"expect_md5"`
 	// Rise is how many good checks bring a server up. Default 2.
 	Rise int `toml:"rise"`
 	// Fall is how many failed checks take a server down. Default 3.

@@ -149,3 +149,37 @@ func TestPositions(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusRange(t *testing.T) {
+	tests := []struct {
+		name     string
+		value    string
+		min, max int
+		bad      bool
+	}{
+		{"integer", "204", 204, 204, false},
+		{"class", `"2xx"`, 200, 299, false},
+		{"upper-case class", `"3XX"`, 300, 399, false},
+		{"range", `"200-399"`, 200, 399, false},
+		{"reversed range", `"399-200"`, 0, 0, true},
+		{"not a status", "42", 0, 0, true},
+		{"garbage", `"ok"`, 0, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("quill.toml", base+"[pools.app.health]\nexpect_status = "+tt.value+"\n")
+			if tt.bad {
+				if err == nil || !strings.Contains(err.Error(), "quill.toml:9: pool \"app\": expect_status") {
+					t.Errorf("error %v, want one at line 9", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Pools["app"].Health.ExpectStatus; got.Min != tt.min || got.Max != tt.max {
+				t.Errorf("got %d-%d, want %d-%d", got.Min, got.Max, tt.min, tt.max)
+			}
+		})
+	}
+}

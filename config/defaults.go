@@ -126,13 +126,16 @@ func (p *Pool) setDefaults() {
 		}
 	}
 	if h := p.Health; h != nil {
+		if h.Type == "" {
+			h.Type = "http"
+		}
 		if h.Path == "" {
 			h.Path = "/"
 		}
 		h.Interval.Duration = h.Interval.Or(2 * time.Second)
 		h.Timeout.Duration = h.Timeout.Or(time.Second)
-		if h.ExpectStatus == 0 {
-			h.ExpectStatus = 200
+		if h.ExpectStatus == (StatusRange{}) {
+			h.ExpectStatus = StatusRange{Min: 200, Max: 200}
 		}
 		if h.Rise == 0 {
 			h.Rise = 2

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -247,8 +249,16 @@ func (v *validator) pool(c *Config, name string) {
 		}
 		v.duration(hp+".interval", h.Interval)
 		v.duration(hp+".timeout", h.Timeout)
-		if h.ExpectStatus < 100 || h.ExpectStatus > 599 {
-			v.errorf(hp+".expect_status", "pool %q: expect_status %d is not an HTTP status", name, h.ExpectStatus)
+		if !oneOf(h.Type, "http", "tcp") {
+			v.errorf(hp+".type", "pool %q: health type %q is not http or tcp", name, h.Type)
+		}
+		if err := h.ExpectStatus.err(); err != nil {
+			v.errorf(hp+".expect_status", "pool %q: expect_status %v", name, err)
+		}
+		if h.ExpectMD5 != "" {
+			if b, err := hex.DecodeString(h.ExpectMD5); err != nil || len(b) != md5.Size {
+				v.errorf(hp+".expect_md5", "pool %q: expect_md5 %q is not an MD5 digest in hex", name, h.ExpectMD5)
+			}
 		}
 		if h.Rise < 1 || h.Fall < 1 {
 			v.errorf(hp, "pool %q: health rise and fall must be >= 1", name)

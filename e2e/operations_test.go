@@ -260,3 +260,27 @@ func TestImportPenPassesCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestWatchReloadsOnChange(t *testing.T) {
+	web1, web2 := startBackend(t, "web1"), startBackend(t, "web2")
+	vip := freeAddr(t)
+	cfg := func(s *backend) string {
+		return strings.Replace(poolConfig(vip, "roundrobin", "", s), "[global]\n", "[global]\nwatch = true\n", 1)
+	}
+	q := startQuill(t, cfg(web1), vip)
+	if got := mustCurl(t, "http://"+vip+"/"); got != "web1\n" {
+		t.Fatalf("before: %q", got)
+	}
+	// Replace the file the way editors and config managers do: a new file
+	// renamed over the old one.
+	tmp := q.config + ".new"
+	os.WriteFile(tmp, []byte(cfg(web2)), 0o644)
+	os.Rename(tmp, q.config)
+	eventually(t, 10*time.Second, func() bool { return mustCurl(t, "http://"+vip+"/") == "web2\n" })
+	// A broken edit is refused and changes nothing.
+	os.WriteFile(q.config, []byte(cfg(web1)+"nonsense = [\n"), 0o644)
+	eventually(t, 10*time.Second, func() bool { return strings.Contains(q.out.String(), "reload refused") })
+	if got := mustCurl(t, "http://"+vip+"/"); got != "web2\n" {
+		t.Errorf("after a broken edit: %q", got)
+	}
+}

@@ -1,13 +1,21 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
+
+	"quill/config"
 )
 
 // checkState is the active health check's memory of a server: how many
@@ -53,7 +61,7 @@ func (p *Proxy) checkLoop(ctx context.Context, pl *pool, s *server, client *http
 	t := time.NewTicker(h.Interval.Duration)
 	defer t.Stop()
 	for {
-		ok, why := check(ctx, client, s.addr, h.Path, h.ExpectStatus)
+		ok, why := check(ctx, client, s.addr, h)
 		if ctx.Err() != nil {
 			return
 		}
@@ -81,20 +89,51 @@ func (p *Proxy) checkLoop(ctx context.Context, pl *pool, s *server, client *http
 	}
 }
 
-func check(ctx context.Context, client *http.Client, addr, path string, expect int) (bool, string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+// maxCheckBody bounds what a check reads of a body for its digest.
+const maxCheckBody = 8 << 20
+
+// check runs one health check of the server at addr.
+func check(ctx context.Context, client *http.Client, addr string, h *config.Health) (bool, string) {
+	if h.Type == "tcp" {
+		d := net.Dialer{Timeout: h.Timeout.Duration}
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return false, err.Error()
+		}
+		c.Close()
+		return true, ""
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+h.Path, nil)
 	if err != nil {
 		return false, err.Error()
+	}
+	if h.Host != "" {
+		req.Host = h.Host
 	}
 	req.Header.Set("User-Agent", "quill-health-check")
 	resp, err := client.Do(req)
 	if err != nil {
 		return false, err.Error()
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode != expect {
-		return false, "status " + resp.Status
+	defer resp.Body.Close()
+	limit := int64(64 << 10)
+	if h.ExpectMD5 != "" {
+		limit = maxCheckBody
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return false, "reading the body: " + err.Error()
+	}
+	switch {
+	case !h.ExpectStatus.Contains(resp.StatusCode):
+		return false, fmt.Sprintf("status %d, want %s", resp.StatusCode, h.ExpectStatus)
+	case h.ExpectBody != "" && !bytes.Contains(body, []byte(h.ExpectBody)):
+		return false, fmt.Sprintf("body lacks %q", h.ExpectBody)
+	case h.ExpectMD5 != "":
+		sum := md5.Sum(body)
+		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, h.ExpectMD5) {
+			return false, fmt.Sprintf("body digest %s, want %s", got, h.ExpectMD5)
+		}
 	}
 	return true, ""
 }
