@@ -387,3 +387,15 @@ func logFigures(t *testing.T, figs ...figure) {
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }
+
+// touch opens (and drops) a TCP connection from the host to addr, so that
+// the host resolves the address's neighbour entry; a refusal is fine.
+func (h *host) touch(addr string) {
+	h.inNetns(func() error {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return nil
+	})
+}

@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"fmt"
+	"net/http/cookiejar"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -332,8 +335,382 @@ func TestVRRPRefusesMixedProtocols(t *testing.T) {
 	if !strings.Contains(sa.out.String(), `"peer": "10.77.0.2"`) {
 		t.Errorf("the conflict does not name the peer:\n%s", sa.out.String())
 	}
-	ka.stop(t)
-	b.run("ip", "addr", "flush", "dev", "eth0", "label", "eth0", "to", vipNet)
+	ka.stop(t) // it removes its VIP
 	b.startUcarp(t, 77, 0, "pw")
 	sa.waitLog(t, "a CARP router uses vhid 77, our VRID, on this segment", 8*time.Second)
+}
+
+// haConfig is the one quill.toml of the HA pair, for `quill run` and
+// `quill vrrp` alike; only the priority differs between the hosts.
+func haConfig(prio int) string {
+	return fmt.Sprintf(`[global]
+secret = "the same on both hosts"
+shutdown_timeout = "2s"
+
+[admin]
+listen = "127.0.0.1:9090"
+
+[vips.www]
+listen = ["%s:80"]
+  [[vips.www.routes]]
+  pool = "app"
+
+[pools.app]
+  [pools.app.sticky]
+  mode = "cookie"
+  [[pools.app.servers]]
+  address = "10.77.0.1:8180"
+  [[pools.app.servers]]
+  address = "10.77.0.2:8180"
+`, vip) + vrrpConfig(prio, "100ms", `track_url = "http://127.0.0.1:9090/healthz"
+listen = "127.0.0.1:9091"`)
+}
+
+// probe is one request of the client loop.
+type probe struct {
+	at      time.Time
+	ok      bool
+	backend string
+}
+
+// The user's story: two load balancers each run `quill run` and `quill
+// vrrp` from the same file (the proxy's /healthz tracked, default weight);
+// a client requests the VIP in a loop from a third host. The master's proxy
+// stops; its /healthz fails, its priority drops, the other host takes the
+// VIP, the client's requests resume, and a client with a sticky cookie
+// stays on its backend. The proxy comes back: after the debounce period the
+// VIP returns.
+func TestVRRPFullStory(t *testing.T) {
+	l := newLab(t, "a", "b", "c")
+	a, b, c := l.hosts["a"], l.hosts["b"], l.hosts["c"]
+	dir := t.TempDir()
+	for i, h := range []*host{a, b} {
+		h.start(t, backendBin, "-name", fmt.Sprintf("web%d", i+1), "-listen", h.ip+":8180")
+	}
+	cfg := map[*host]string{}
+	proxies := map[*host]*proc{}
+	startProxy := func(h *host) {
+		proxies[h] = h.start(t, quillBin, "run", "-c", cfg[h])
+		admin := h.httpClient(time.Second)
+		eventually(t, 10*time.Second, func() bool {
+			code, _, err := get(admin, "http://127.0.0.1:9090/healthz")
+			return err == nil && code == 200
+		})
+	}
+	for h, prio := range map[*host]int{a: 150, b: 100} {
+		cfg[h] = filepath.Join(dir, h.name+".toml")
+		if err := writeFile(cfg[h], haConfig(prio)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startProxy(a)
+	startProxy(b)
+	t0 := time.Now()
+	sb := b.startVRRP(t, haConfig(100))
+	sa := a.startVRRP(t, haConfig(150))
+	a.vipEvent(true, t0, 5*time.Second)
+
+	client := c.httpClient(300 * time.Millisecond)
+	jar, _ := cookiejar.New(nil)
+	sticky := c.httpClient(2 * time.Second)
+	sticky.Jar = jar
+	code, body, err := get(sticky, "http://"+vip+"/")
+	if err != nil || code != 200 {
+		t.Fatalf("sticky client: %d %v", code, err)
+	}
+	stickyBackend := strings.TrimSpace(body)
+
+	// The client loop: a new connection every 20ms.
+	var mu sync.Mutex
+	var probes []probe
+	stop := make(chan struct{})
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		for i := 0; i < 5000; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			code, body, err := get(client, "http://"+vip+"/")
+			mu.Lock()
+			probes = append(probes, probe{time.Now(), err == nil && code == 200, strings.TrimSpace(body)})
+			mu.Unlock()
+		}
+	}()
+	time.Sleep(time.Second)
+
+	// The master's proxy stops: /healthz answers 503 at once, then refuses.
+	tStop := time.Now()
+	proxies[a].signal(syscall.SIGTERM)
+	onB := b.vipEvent(true, tStop, 5*time.Second).Sub(tStop)
+	sa.waitLog(t, "priority lowered", time.Second)
+	time.Sleep(time.Second)
+
+	code, body, err = get(sticky, "http://"+vip+"/")
+	if err != nil || code != 200 || strings.TrimSpace(body) != stickyBackend {
+		t.Errorf("sticky client after the failover: %d %q %v, want %q", code, body, err, stickyBackend)
+	}
+
+	// The proxy comes back; after the debounce period (1s) a's priority is
+	// restored and it preempts.
+	tBack := time.Now()
+	startProxy(a)
+	backOnA := a.vipEvent(true, tBack, 6*time.Second).Sub(tBack)
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	<-loopDone
+
+	mu.Lock()
+	defer mu.Unlock()
+	var failed int
+	var firstFail, lastFail time.Time
+	for _, p := range probes {
+		if p.at.Before(tStop) || p.at.After(tBack) {
+			continue
+		}
+		if !p.ok {
+			failed++
+			if firstFail.IsZero() {
+				firstFail = p.at
+			}
+			lastFail = p.at
+		}
+	}
+	var afterBack int
+	for _, p := range probes {
+		if p.at.After(tBack) && !p.ok {
+			afterBack++
+		}
+	}
+	outage := lastFail.Sub(firstFail)
+	t.Logf("client: %d requests, %d failed between the proxy stop and the VIP move (outage %s), %d failed while the VIP moved back",
+		len(probes), failed, outage.Round(time.Millisecond), afterBack)
+	t.Logf("a: %v", sa.transitions())
+	t.Logf("b: %v", sb.transitions())
+	if onB > time.Second {
+		t.Errorf("VIP on b %s after a's proxy stopped, want within 1s", onB)
+	}
+	if outage > onB+200*time.Millisecond {
+		t.Errorf("the client's requests failed for %s, longer than the failover (%s)", outage, onB)
+	}
+	if afterBack > 0 {
+		t.Errorf("%d requests failed while the VIP moved back to a (both proxies up)", afterBack)
+	}
+	logFigures(t,
+		figure{"proxy stopped on master (host alive) → VIP on backup", onB, "target ≤ 1 s after /healthz fails (track 100ms×2 + 3×0.1+skew)"},
+		figure{"client outage (requests every 20ms, fresh connections)", outage, fmt.Sprintf("%d failed requests", failed)},
+		figure{"proxy back on a → VIP back on a (debounce 1s + preemption)", backOnA, "1 s + 0.341 s"},
+	)
+}
+
+// The master's link flaps: down and up every 300ms for 5s. The VIP moves
+// to the backup once and back once, after the link has been up for the
+// debounce period: at most 2 moves.
+func TestVRRPLinkFlap(t *testing.T) {
+	l := newLab(t, "a", "b")
+	a, b := l.hosts["a"], l.hosts["b"]
+	t0 := time.Now()
+	sb := b.startVRRP(t, vrrpConfig(100, "100ms", ""))
+	sa := a.startVRRP(t, vrrpConfig(150, "100ms", ""))
+	a.vipEvent(true, t0, 5*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	nA, nB := len(sa.transitions()), len(sb.transitions())
+
+	nh := a.handle()
+	defer nh.Close()
+	t1 := time.Now()
+	for i := 0; i < 17; i++ {
+		a.setLink(nh, i%2 == 1)
+		time.Sleep(300 * time.Millisecond)
+	}
+	a.setLink(nh, true)
+	// Debounce (1s) + preemption (0.341s).
+	a.vipEvent(true, time.Now(), 3*time.Second)
+	time.Sleep(500 * time.Millisecond)
+
+	aAdd, _ := a.vipEvents(t1)
+	bAdd, _ := b.vipEvents(t1)
+	during := append(sa.transitions()[nA:], sb.transitions()[nB:]...)
+	var toMaster int
+	for _, tr := range during {
+		if strings.HasSuffix(tr, "->MASTER") {
+			toMaster++
+		}
+	}
+	t.Logf("a: %v", sa.transitions()[nA:])
+	t.Logf("b: %v", sb.transitions()[nB:])
+	t.Logf("link flapping every 300ms for 5s: the VIP moved %d times (added on b %d times, back on a %d times); %d state changes on both hosts",
+		toMaster, bAdd, aAdd, len(during))
+	if toMaster > 2 || bAdd > 1 || aAdd > 1 {
+		t.Errorf("the VIP moved %d times (b %d, a %d), want at most 2", toMaster, bAdd, aAdd)
+	}
+	if !a.hasVIP() || b.hasVIP() {
+		t.Errorf("after the flapping: a has the VIP %v, b %v", a.hasVIP(), b.hasVIP())
+	}
+}
+
+// loadSource is a CPU- and garbage-heavy program: every core allocates and
+// drops memory as fast as it can, so its garbage collector never rests.
+const loadSource = `package main
+
+import "runtime"
+
+var sink [][]byte
+
+func main() {
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		go func() {
+			keep := make([][]byte, 256)
+			for n := 0; ; n++ {
+				keep[n%len(keep)] = make([]byte, 4096+n%8192)
+			}
+		}()
+	}
+	select {}
+}
+`
+
+// No spurious transition in 60s at 100ms adverts (master-down 0.36s)
+// while both hosts run a CPU-bound, allocation-heavy load, and quill vrrp
+// itself runs with GOGC=1 while its /metrics is scraped in a tight loop
+// (each scrape allocates), so that its own collector runs all the time.
+// -short runs it for 10s.
+func TestVRRPNoFlapUnderLoad(t *testing.T) {
+	soak := 60 * time.Second
+	if testing.Short() {
+		soak = 10 * time.Second
+	}
+	l := newLab(t, "a", "b")
+	a, b := l.hosts["a"], l.hosts["b"]
+
+	dir := t.TempDir()
+	if err := writeFile(filepath.Join(dir, "main.go"), loadSource); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(filepath.Join(dir, "go.mod"), "module load\n\ngo 1.22\n")
+	build := exec.Command("go", "build", "-o", "load", ".")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the load: %v\n%s", err, out)
+	}
+	metrics := `listen = "127.0.0.1:9091"`
+	start := func(h *host, prio int) *sidecar {
+		path := filepath.Join(dir, h.name+".toml")
+		writeFile(path, vrrpConfig(prio, "100ms", metrics))
+		s := &sidecar{proc: h.start(t, "env", "GOGC=1", quillBin, "vrrp", "-c", path), host: h}
+		t.Cleanup(func() { s.stop(t) })
+		return s
+	}
+	t0 := time.Now()
+	sb := start(b, 100)
+	sa := start(a, 150)
+	a.vipEvent(true, t0, 5*time.Second)
+	time.Sleep(time.Second)
+	nA, nB := len(sa.transitions()), len(sb.transitions())
+	gcA, gcB := gcCycles(t, a), gcCycles(t, b)
+	rxB := advertsReceived(t, b)
+
+	for _, h := range []*host{a, b} {
+		h.start(t, filepath.Join(dir, "load"))
+		h.start(t, "sh", "-c", "while :; do :; done")
+	}
+	stop := make(chan struct{})
+	var scrapers sync.WaitGroup
+	for _, h := range []*host{a, b} {
+		scrapers.Add(1)
+		go func() {
+			defer scrapers.Done()
+			c := h.httpClient(2 * time.Second)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				get(c, "http://127.0.0.1:9091/metrics")
+			}
+		}()
+	}
+	t1 := time.Now()
+	time.Sleep(soak)
+	elapsed := time.Since(t1)
+	close(stop)
+	scrapers.Wait()
+
+	flaps := append(sa.transitions()[nA:], sb.transitions()[nB:]...)
+	gc := gcCycles(t, a) - gcA + gcCycles(t, b) - gcB
+	rx := advertsReceived(t, b) - rxB
+	t.Logf("%s at 100ms adverts under load: %d transitions, %d GC cycles in the two quill vrrp, b received %.0f adverts (%.0f expected)",
+		elapsed.Round(time.Second), len(flaps), int(gc), rx, elapsed.Seconds()*10)
+	if len(flaps) != 0 {
+		t.Errorf("spurious transitions under load: a %v, b %v", sa.transitions()[nA:], sb.transitions()[nB:])
+	}
+	if !a.hasVIP() || b.hasVIP() {
+		t.Errorf("after the soak: a has the VIP %v, b %v", a.hasVIP(), b.hasVIP())
+	}
+}
+
+// metric reads one Prometheus sample from the sidecar's /metrics on host.
+func metric(t *testing.T, h *host, name string) float64 {
+	t.Helper()
+	_, body, err := get(h.httpClient(5*time.Second), "http://127.0.0.1:9091/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, name+" "); ok {
+			var v float64
+			fmt.Sscan(rest, &v)
+			return v
+		}
+	}
+	t.Fatalf("no %s in /metrics:\n%s", name, body)
+	return 0
+}
+
+func gcCycles(t *testing.T, h *host) float64 { return metric(t, h, "go_gc_duration_seconds_count") }
+
+func advertsReceived(t *testing.T, h *host) float64 {
+	return metric(t, h, `quill_vrrp_adverts_received_total{instance="www"}`)
+}
+
+// VRRPv3 over IPv6 (ff02::12, link-local sources) against keepalived; the
+// new master's unsolicited neighbour advertisement moves a client's
+// neighbour cache entry for the VIP to its MAC.
+func TestVRRPIPv6Keepalived(t *testing.T) {
+	const vip6 = "fd77::100"
+	l := newLab(t, "a", "b", "c")
+	a, b, c := l.hosts["a"], l.hosts["b"], l.hosts["c"]
+	for i, h := range []*host{a, b, c} {
+		h.run("ip", "-6", "addr", "add", fmt.Sprintf("fd77::%d/64", i+1), "dev", "eth0", "nodad")
+	}
+	has6 := func(h *host) bool {
+		return strings.Contains(h.run("ip", "-6", "-o", "addr", "show", "dev", "eth0"), " "+vip6+"/")
+	}
+	neigh := func() string { return c.run("ip", "-6", "neigh", "show", vip6, "dev", "eth0") }
+
+	ka := b.startKeepalived(t, strings.Replace(keepalivedConf(3, 100, "0.1", ""), vipNet, vip6+"/64", 1))
+	eventually(t, 3*time.Second, func() bool { return has6(b) })
+	c.touch("[" + vip6 + "]:9")
+	if n := neigh(); !strings.Contains(n, b.mac.String()) {
+		t.Fatalf("client's neighbour entry: %q, want b's MAC", n)
+	}
+
+	sa := a.startVRRP(t, strings.Replace(vrrpConfig(150, "100ms", ""), vipNet, vip6+"/64", 1))
+	eventually(t, 3*time.Second, func() bool { return has6(a) && !has6(b) })
+	sa.waitLog(t, "preempting fe80::77:ff:fe00:2 (priority 100 < 150)", time.Second)
+	eventually(t, time.Second, func() bool { return strings.Contains(neigh(), a.mac.String()) })
+	c.touch("[" + vip6 + "]:9")
+
+	t1 := time.Now()
+	sa.signal(syscall.SIGTERM)
+	eventually(t, 2*time.Second, func() bool { return has6(b) && !has6(a) })
+	moved := time.Since(t1)
+	eventually(t, time.Second, func() bool { return strings.Contains(neigh(), b.mac.String()) })
+	if !strings.Contains(ka.out.String(), "Backup received priority 0 advertisement") {
+		t.Errorf("keepalived did not see quill's priority 0 advert over IPv6\n%s", ka.out.String())
+	}
+	t.Logf("IPv6: quill → keepalived on TERM in %s (polled every 20ms)", moved.Round(time.Millisecond))
 }

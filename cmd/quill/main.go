@@ -43,6 +43,7 @@ commands:
   logs merge [-o FILE] FILE...
                          merge access logs (plain or gzip) in time order
   import-pen -- PEN ARGS  print the quill.toml equivalent of a pen command line
+  vrrp    -c FILE        run the VRRP/CARP sidecar that moves the VIPs between two hosts
   ctl -c FILE servers | set POOL SERVER state=drain|maint|ready weight=N
                          the runtime API of a running quill
   version                print the version
@@ -68,6 +69,8 @@ func main() {
 		err = logsCmd(args)
 	case "import-pen":
 		err = importPenCmd(args)
+	case "vrrp":
+		err = vrrpCmd(args)
 	case "ctl":
 		err = ctlCmd(args, os.Stdout)
 	case "version", "-v", "--version":

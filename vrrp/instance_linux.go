@@ -1,0 +1,656 @@
+package vrrp
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vishvananda/netlink"
+	"go.uber.org/zap"
+
+	"quill/config"
+)
+
+// Announcements on becoming master: this many gratuitous ARPs (or
+// unsolicited neighbour advertisements) per address at once, and as many
+// again announceRepeat later, for switches and hosts that missed the first.
+const (
+	announceCount  = 3
+	announceRepeat = 2 * time.Second
+	// srcRefresh is how often the advert source address is looked up again.
+	srcRefresh = 5 * time.Second
+)
+
+// instance is one virtual router at run time: the Machine plus sockets,
+// netlink, trackers, notify and metrics. The Machine is only touched by
+// the run goroutine.
+type instance struct {
+	cfg      config.VRRPInstance
+	name     string
+	kind     Kind
+	interval time.Duration
+	log      *zap.Logger
+	met      *metrics
+	ifi      *net.Interface
+	link     netlink.Link
+	v6       bool
+	group    netip.Addr
+	vips     []netip.Prefix
+	addrs    []netip.Addr // the virtual addresses as adverts carry them
+	set      *vipSet
+	conn     advertConn
+	ann      *announcer
+	m        *Machine
+	track    *tracker
+	notify   *notifier
+	heard    chan Heard
+	limit    limiter
+	authType uint8
+	authData [8]byte
+	counter  uint64
+
+	src atomic.Pointer[netip.Addr] // the advert source, refreshed in the background
+
+	// The hot path, every advert interval, does not allocate: a busy
+	// garbage collector would make an allocating goroutine assist it, and
+	// an advert that waits for that can cost a spurious failover.
+	sent, recvd prometheus.Counter
+	advPrio     int        // the priority advBytes holds; -1: none
+	advSrc      netip.Addr // the source advBytes was computed for
+	advBytes    []byte
+	carpOut     [carpLen]byte
+	txMAC       *carpMAC   // run goroutine
+	rxMAC       *carpMAC   // receive goroutine
+	rxAdvert    Advert     // receive goroutine
+	rxCARP      CARPAdvert // receive goroutine
+
+	announceAt time.Time // when the repeat announcement is due; zero: none
+	retryAt    time.Time // a take-over waits for a queued advert to be read
+	retries    int
+
+	mu       sync.Mutex
+	status   Status
+	lastPeer netip.Addr
+}
+
+// Status is what /status shows of an instance.
+type Status struct {
+	Name      string    `json:"name"`
+	Interface string    `json:"interface"`
+	Protocol  string    `json:"protocol"`
+	VRID      int       `json:"vrid"`
+	State     string    `json:"state"`
+	Priority  int       `json:"priority"`
+	Addresses []string  `json:"addresses"`
+	Since     time.Time `json:"since"`
+	Reason    string    `json:"reason"`
+	LastPeer  string    `json:"last_peer,omitempty"`
+}
+
+func kindOf(c config.VRRPInstance) Kind {
+	switch {
+	case c.Protocol == "carp":
+		return CARP
+	case c.Version == 2:
+		return VRRPv2
+	}
+	return VRRPv3
+}
+
+// interfaceError says that an interface does not exist, and which do.
+func interfaceError(name string) error {
+	var have []string
+	if list, err := net.Interfaces(); err == nil {
+		for _, i := range list {
+			have = append(have, i.Name)
+		}
+	}
+	return fmt.Errorf("interface %q does not exist (this host has: %s)", name, strings.Join(have, ", "))
+}
+
+// setup checks the instance against the host and opens what it needs;
+// every error says what to fix.
+func setup(c config.VRRPInstance, log *zap.Logger, met *metrics) (*instance, error) {
+	in := &instance{
+		cfg: c, name: c.Name, kind: kindOf(c), interval: c.AdvertInterval.Duration, met: met,
+		log:   log.With(zap.String("instance", c.Name)),
+		heard: make(chan Heard, 64),
+	}
+	for _, a := range c.Addresses {
+		p, err := config.ParsePrefix(a)
+		if err != nil {
+			return nil, err
+		}
+		in.vips = append(in.vips, p)
+		in.addrs = append(in.addrs, p.Addr())
+	}
+	in.v6 = in.vips[0].Addr().Is6()
+	in.group = GroupV4
+	if in.v6 {
+		in.group = GroupV6
+	}
+	if in.kind == VRRPv2 && c.Password != "" {
+		in.authType, in.authData = AuthText, AuthPassword(c.Password)
+	}
+	var seed [8]byte
+	rand.Read(seed[:])
+	in.counter = binary.BigEndian.Uint64(seed[:])
+
+	var err error
+	if in.ifi, err = net.InterfaceByName(c.Interface); err != nil {
+		return nil, interfaceError(c.Interface)
+	}
+	if in.link, err = netlink.LinkByName(c.Interface); err != nil {
+		return nil, interfaceError(c.Interface)
+	}
+	in.track = newTracker(c.Interface, c.TrackInterfaces, c.TrackInterfaceWeight, c.TrackWeight)
+	in.track.setLink(c.Interface, linkUp(in.link.Attrs()))
+	for _, name := range c.TrackInterfaces {
+		l, err := netlink.LinkByName(name)
+		if err != nil {
+			return nil, fmt.Errorf("track_interfaces: %w", interfaceError(name))
+		}
+		in.track.setLink(name, linkUp(l.Attrs()))
+	}
+	src, err := primaryAddr(in.link, in.v6, in.vips)
+	if err != nil {
+		return nil, err
+	}
+	in.src.Store(&src)
+
+	in.set = newVIPSet(in.link, in.vips)
+	if c.Priority == 255 {
+		// The address owner's addresses are its own: leave them, now and at exit.
+		if n, _ := in.set.keepPresent(); n > 0 {
+			in.log.Info("address owner: the virtual addresses already on the interface are the host's own and stay", zap.Int("count", n))
+		}
+	} else {
+		removed, err := in.set.removeStale()
+		for _, a := range removed {
+			in.log.Warn("removed a virtual address left on the interface by an earlier run", zap.String("address", a), zap.String("interface", c.Interface))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	if in.v6 {
+		in.conn, err = listen6(in.ifi)
+	} else {
+		in.conn, err = listen4(in.ifi, in.kind == CARP)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if in.ann, err = newAnnouncer(in.ifi); err != nil {
+		in.conn.close()
+		return nil, err
+	}
+	in.sent = met.sent.WithLabelValues(c.Name)
+	in.recvd = met.received.WithLabelValues(c.Name)
+	in.advPrio = -1
+	if in.kind == CARP {
+		in.txMAC, in.rxMAC = newCARPMAC(c.Password), newCARPMAC(c.Password)
+	}
+	in.m = NewMachine(Params{
+		Kind: in.kind, Priority: uint8(c.Priority), Interval: in.interval, Preempt: *c.Preempt,
+		Addr: src, Debounce: c.Debounce.Duration,
+	}, in)
+	in.notify = newNotifier(c.Notify, c.Name, in.log)
+	in.status = Status{
+		Name: c.Name, Interface: c.Interface, Protocol: in.kind.String(), VRID: c.VRID,
+		State: Initialize.String(), Priority: c.Priority, Addresses: c.Addresses, Since: time.Now(),
+	}
+	met.setState(c.Name, Initialize)
+	met.priority.WithLabelValues(c.Name).Set(float64(c.Priority))
+	return in, nil
+}
+
+// close releases what setup opened.
+func (in *instance) close() {
+	in.conn.close()
+	in.ann.close()
+	if err := in.set.remove(); err != nil {
+		in.log.Error("could not remove virtual addresses", zap.Error(err))
+	}
+}
+
+// run elects until ctx ends, then resigns, removes the addresses it added
+// and runs the notify command with STOP.
+func (in *instance) run(ctx context.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			// A bug: do not leave the VIP behind while the process dies.
+			in.set.remove()
+			panic(r)
+		}
+	}()
+	children, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		in.receive()
+	}()
+	go watchLinks(children, append([]string{in.cfg.Interface}, in.cfg.TrackInterfaces...), in.linkChanged, func(err error) {
+		if in.limit.allow("netlink", time.Minute) {
+			in.log.Error("watching links", zap.Error(err))
+		}
+	})
+	go in.refreshSource(children)
+	if in.cfg.TrackURL != "" {
+		every := max(in.interval, 100*time.Millisecond)
+		target := in.cfg.TrackURL
+		check := newURLCheck(target, every, in.track.setURL, func(ok bool) {
+			v := 0.0
+			if ok {
+				v = 1
+			}
+			in.met.trackUp.WithLabelValues(in.name, target).Set(v)
+		})
+		go check.run(children)
+	}
+	in.log.Info("starting", zap.String("protocol", in.kind.String()), zap.Int("vrid", in.cfg.VRID), zap.Int("priority", in.cfg.Priority),
+		zap.Duration("advert_interval", in.interval), zap.Strings("addresses", in.cfg.Addresses), zap.String("interface", in.cfg.Interface),
+		zap.Stringer("source", in.src.Load()), zap.Bool("preempt", *in.cfg.Preempt), zap.Duration("debounce", in.cfg.Debounce.Duration))
+	now := time.Now()
+	in.m.Observe(now, in.track.health())
+	in.m.Start(now)
+
+	timer := time.NewTimer(time.Hour)
+	announce := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	defer announce.Stop()
+	for {
+		var wake, again <-chan time.Time
+		next := in.m.Next()
+		if !in.retryAt.IsZero() {
+			next = in.retryAt
+		}
+		if !next.IsZero() {
+			timer.Reset(time.Until(next))
+			wake = timer.C
+		}
+		if !in.announceAt.IsZero() {
+			announce.Reset(time.Until(in.announceAt))
+			again = announce.C
+		}
+		select {
+		case <-ctx.Done():
+			in.m.Stop(time.Now())
+			cancel()
+			in.close()
+			wg.Wait()
+			in.notify.close(5 * time.Second)
+			return
+		case h := <-in.heard:
+			in.m.Receive(time.Now(), h)
+		case <-in.track.changed:
+			in.m.Observe(time.Now(), in.track.health())
+		case <-wake:
+			in.retryAt = time.Time{}
+			now := time.Now()
+			if in.m.DownDue(now) && in.advertWaiting() {
+				continue
+			}
+			in.retries = 0
+			in.m.Tick(now)
+		case <-again:
+			in.announceAt = time.Time{}
+			if in.m.State() == Master {
+				in.announce()
+			}
+		}
+	}
+}
+
+func (in *instance) linkChanged(name string, up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	if name != in.cfg.Interface {
+		in.met.trackUp.WithLabelValues(in.name, "interface "+name).Set(v)
+	}
+	in.track.setLink(name, up)
+}
+
+// source is the address adverts leave from.
+func (in *instance) source() netip.Addr { return *in.src.Load() }
+
+// refreshSource looks the source address up again now and then (a DHCP
+// renewal may change it), away from the run goroutine: netlink allocates.
+func (in *instance) refreshSource(ctx context.Context) {
+	tick := time.NewTicker(srcRefresh)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if src, err := primaryAddr(in.link, in.v6, in.vips); err == nil && src != in.source() {
+			in.log.Info("advert source address changed", zap.Stringer("from", in.src.Load()), zap.Stringer("to", src))
+			in.src.Store(&src)
+		}
+	}
+}
+
+// advertWaiting is checked when a backup's master-down timer runs out: if
+// an advert has arrived but was not handled yet (the process was starved
+// of CPU), handle it first, or give the receiver a moment to read it,
+// rather than take over from a master that is alive. It reports whether
+// the take-over is put off.
+func (in *instance) advertWaiting() bool {
+	handled := false
+	for {
+		select {
+		case h := <-in.heard:
+			in.m.Receive(time.Now(), h)
+			handled = true
+			continue
+		default:
+		}
+		break
+	}
+	if handled {
+		return true // the machine decides again, with its timers re-armed
+	}
+	if in.retries < 50 && in.conn.pending() {
+		in.retries++
+		in.retryAt = time.Now().Add(2 * time.Millisecond)
+		return true
+	}
+	return false
+}
+
+// Advertise sends one advert (Effects).
+func (in *instance) Advertise(prio uint8) {
+	src := in.source()
+	b, err := in.advert(prio, src)
+	if err == nil {
+		err = in.conn.send(b, src)
+	}
+	if err != nil {
+		in.met.sendErrors.WithLabelValues(in.name).Inc()
+		if in.limit.allow("send", 10*time.Second) {
+			in.log.Warn("could not send an advert", zap.Error(err))
+		}
+		return
+	}
+	in.sent.Inc()
+}
+
+// advert encodes an advert, from a cache for VRRP (it only changes with
+// the priority or the source) and into a kept buffer for CARP (its
+// counter changes every time).
+func (in *instance) advert(prio uint8, src netip.Addr) ([]byte, error) {
+	if in.kind == CARP {
+		base, skew := carpFields(prio, in.interval)
+		c := CARPAdvert{VHID: uint8(in.cfg.VRID), AdvBase: base, AdvSkew: skew, Counter: in.counter}
+		in.counter++
+		c.Digest = in.txMAC.digest(c.VHID, in.addrs[0], c.Counter)
+		c.marshalTo(in.carpOut[:])
+		return in.carpOut[:], nil
+	}
+	if int(prio) == in.advPrio && src == in.advSrc {
+		return in.advBytes, nil
+	}
+	a := &Advert{Version: uint8(in.kind), VRID: uint8(in.cfg.VRID), Priority: prio, Interval: in.interval,
+		AuthType: in.authType, AuthData: in.authData, Addresses: in.addrs}
+	checksumSrc := src
+	if in.v6 {
+		checksumSrc = netip.Addr{} // the kernel fills the checksum
+	}
+	b, err := a.Marshal(checksumSrc, in.group)
+	if err != nil {
+		return nil, err
+	}
+	in.advPrio, in.advSrc, in.advBytes = int(prio), src, b
+	return b, nil
+}
+
+// Acquire adds the virtual addresses and announces them (Effects).
+func (in *instance) Acquire() {
+	if err := in.set.add(); err != nil {
+		in.log.Error("could not add the virtual addresses", zap.Error(err))
+	}
+	in.announce()
+	in.announceAt = time.Now().Add(announceRepeat)
+}
+
+func (in *instance) announce() {
+	for range announceCount {
+		for _, ip := range in.addrs {
+			if err := in.ann.announce(ip); err != nil {
+				in.met.sendErrors.WithLabelValues(in.name).Inc()
+				if in.limit.allow("announce", 10*time.Second) {
+					in.log.Warn("could not announce a virtual address", zap.Stringer("address", ip), zap.Error(err))
+				}
+			}
+		}
+	}
+}
+
+// Release removes the virtual addresses (Effects).
+func (in *instance) Release() {
+	in.announceAt = time.Time{}
+	if err := in.set.remove(); err != nil {
+		in.log.Error("could not remove the virtual addresses", zap.Error(err))
+	}
+}
+
+// Transition logs, counts and notifies a change of state (Effects).
+func (in *instance) Transition(from, to State, why string) {
+	prio := in.m.Priority()
+	fields := []zap.Field{zap.Stringer("from", from), zap.Stringer("to", to), zap.String("reason", why), zap.Uint8("priority", prio)}
+	msg := fmt.Sprintf("%s -> %s", from, to)
+	if to == Fault {
+		in.log.Warn(msg, fields...)
+	} else {
+		in.log.Info(msg, fields...)
+	}
+	in.met.transitions.WithLabelValues(in.name, from.String(), to.String()).Inc()
+	in.met.setState(in.name, to)
+	in.mu.Lock()
+	in.status.State, in.status.Since, in.status.Reason = to.String(), time.Now(), why
+	in.mu.Unlock()
+	state := to.String()
+	if to == Initialize {
+		state = "STOP"
+	}
+	in.notify.notify(state, prio)
+}
+
+// PriorityChanged logs the advertised priority (Effects).
+func (in *instance) PriorityChanged(from, to uint8, why string) {
+	fields := []zap.Field{zap.Uint8("from", from), zap.Uint8("to", to), zap.String("reason", why)}
+	if to < from {
+		in.log.Warn("priority lowered", fields...)
+	} else {
+		in.log.Info("priority restored", fields...)
+	}
+	in.met.priority.WithLabelValues(in.name).Set(float64(to))
+	in.mu.Lock()
+	in.status.Priority = int(to)
+	in.mu.Unlock()
+}
+
+// Status is a snapshot for /status.
+func (in *instance) Status() Status {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	st := in.status
+	if in.lastPeer.IsValid() {
+		st.LastPeer = in.lastPeer.String()
+	}
+	return st
+}
+
+// receive reads adverts until the socket closes, checks them and passes
+// the good ones to the run goroutine.
+func (in *instance) receive() {
+	buf := make([]byte, 9216)
+	for {
+		r, err := in.conn.recv(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if errors.Is(err, errNotIPv4) {
+				in.drop("malformed", netip.Addr{}, err)
+				continue
+			}
+			if in.limit.allow("recv", 10*time.Second) {
+				in.log.Warn("reading adverts", zap.Error(err))
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if h, ok := in.check(r); ok {
+			in.recvd.Inc()
+			select {
+			case in.heard <- h:
+			default:
+				in.drop("backlog", r.src, nil)
+			}
+		}
+	}
+}
+
+func (in *instance) drop(reason string, from netip.Addr, err error) {
+	in.met.dropped.WithLabelValues(in.name, reason).Inc()
+	if in.limit.allow("drop "+reason, 10*time.Second) {
+		in.log.Warn("dropped a packet", zap.String("reason", reason), zap.Stringer("from", from), zap.Error(err))
+	}
+}
+
+// conflict reports, loudly, another router using this VRID differently.
+func (in *instance) conflict(kind string, from netip.Addr, msg string, fields ...zap.Field) {
+	in.met.conflicts.WithLabelValues(in.name, kind).Inc()
+	if in.limit.allow("conflict "+kind+" "+from.String(), time.Minute) {
+		in.log.Error(msg, append([]zap.Field{zap.Stringer("peer", from), zap.Int("vrid", in.cfg.VRID)}, fields...)...)
+	}
+}
+
+// check applies the receive checks of RFC 5798 section 7.1 (and RFC 3768,
+// and ucarp's) to one packet.
+func (in *instance) check(r received) (Heard, bool) {
+	if r.src == *in.src.Load() {
+		return Heard{}, false // our own, looped back
+	}
+	if r.ttl != 255 {
+		in.drop("ttl", r.src, fmt.Errorf("TTL %d, not 255: sent from beyond this segment", r.ttl))
+		return Heard{}, false
+	}
+	if r.dst != in.group {
+		in.drop("destination", r.src, fmt.Errorf("sent to %s, not %s", r.dst, in.group))
+		return Heard{}, false
+	}
+	var msg Message
+	if isCARP(r.payload) {
+		if err := in.rxCARP.UnmarshalBinary(r.payload); err != nil {
+			in.drop(DropReason(err), r.src, err)
+			return Heard{}, false
+		}
+		msg = &in.rxCARP
+	} else {
+		if err := in.rxAdvert.parse(r.payload, r.src, r.dst); err != nil {
+			in.drop(DropReason(err), r.src, err)
+			return Heard{}, false
+		}
+		msg = &in.rxAdvert
+	}
+	if int(msg.ID()) != in.cfg.VRID {
+		return Heard{}, false // another virtual router
+	}
+	switch msg := msg.(type) {
+	case *CARPAdvert:
+		if in.kind != CARP {
+			in.conflict("protocol", r.src, fmt.Sprintf("a CARP router uses vhid %d, our VRID, on this segment: both will be master; give one of them another ID", in.cfg.VRID),
+				zap.String("ours", in.kind.String()))
+			return Heard{}, false
+		}
+		d := in.rxMAC.digest(msg.VHID, in.addrs[0], msg.Counter)
+		if !hmac.Equal(d[:], msg.Digest[:]) {
+			in.drop("auth", r.src, errors.New("CARP digest does not match: check the vhid, password and virtual address on both routers"))
+			return Heard{}, false
+		}
+		return heardCARP(r.src, msg), true
+	case *Advert:
+		if in.kind == CARP || int(msg.Version) != int(in.kind) {
+			in.conflict("version", r.src, fmt.Sprintf("a VRRPv%d router uses VRID %d on this segment, and we speak %s: both will be master; use the same version or another VRID", msg.Version, in.cfg.VRID, in.kind),
+				zap.Stringers("its_addresses", msg.Addresses))
+			return Heard{}, false
+		}
+		if in.kind == VRRPv2 {
+			if msg.AuthType != in.authType || msg.AuthData != in.authData {
+				in.drop("auth", r.src, fmt.Errorf("authentication type %d or password does not match ours", msg.AuthType))
+				return Heard{}, false
+			}
+			if msg.Interval != in.interval {
+				in.drop("interval", r.src, fmt.Errorf("advert interval %s, ours %s: VRRPv2 needs the same on both routers", msg.Interval, in.interval))
+				return Heard{}, false
+			}
+		}
+		if !sameAddresses(msg.Addresses, in.addrs) {
+			in.conflict("addresses", r.src, fmt.Sprintf("another router advertises VRID %d with other addresses: two virtual routers share one VRID on this segment; give one another VRID", in.cfg.VRID),
+				zap.Stringers("its_addresses", slices.Clone(msg.Addresses)), zap.Stringers("our_addresses", in.addrs))
+			return Heard{}, false
+		}
+		in.mu.Lock()
+		in.lastPeer = r.src
+		in.mu.Unlock()
+		return Heard{From: r.src, Priority: msg.Priority, Interval: msg.Interval}, true
+	}
+	return Heard{}, false
+}
+
+// sameAddresses compares two short address lists as sets, without
+// allocating.
+func sameAddresses(a, b []netip.Addr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, y := range b {
+		if !slices.Contains(a, y) {
+			return false
+		}
+	}
+	return true
+}
+
+// limiter lets a repeated log line through once per period per key.
+type limiter struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func (l *limiter) allow(key string, every time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last = map[string]time.Time{}
+	}
+	if t, ok := l.last[key]; ok && time.Since(t) < every {
+		return false
+	}
+	l.last[key] = time.Now()
+	return true
+}
