@@ -378,10 +378,14 @@ type figure struct {
 
 func logFigures(t *testing.T, figs ...figure) {
 	t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "%-62s %10s   %s\n", "scenario", "measured", "reference")
+	w := len("scenario")
 	for _, f := range figs {
-		fmt.Fprintf(&b, "%-62s %9.3fs   %s\n", f.name, f.got.Seconds(), f.reference)
+		w = max(w, len([]rune(f.name)))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-*s %10s   %s\n", w, "scenario", "measured", "reference")
+	for _, f := range figs {
+		fmt.Fprintf(&b, "%s%s %9.3fs   %s\n", f.name, strings.Repeat(" ", w-len([]rune(f.name))), f.got.Seconds(), f.reference)
 	}
 	t.Logf("failover figures:\n%s", b.String())
 }
