@@ -51,6 +51,10 @@ func (p *Proxy) startChecks(g *generation) {
 		for _, s := range pl.servers {
 			go p.checkLoop(ctx, pl, s, client)
 		}
+		go func() {
+			<-ctx.Done()
+			client.CloseIdleConnections()
+		}()
 	}
 }
 
