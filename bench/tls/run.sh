@@ -39,28 +39,8 @@ if [[ $PROFILE == 1 ]]; then
 	command -v perf >/dev/null || { echo "perf is not installed (PROFILE=1)" >&2; exit 1; }
 fi
 
-work=$(mktemp -d /tmp/quill-bench-tls.XXXXXX)
-pids=()
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-# free_port prints a loopback port nothing listens on, from $1 upwards.
-free_port() {
-	local p
-	for ((p = $1; p < $1 + 500; p++)); do
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "no free port from $1" >&2
-	return 1
-}
+. bench/lib.sh
+bench_workdir quill-bench-tls
 
 # wait_port waits (10 s at most) until 127.0.0.1:$1 accepts connections.
 wait_port() {

@@ -19,27 +19,8 @@ for tool in go openssl testssl jq; do
 	command -v "$tool" >/dev/null || { echo "$tool is not installed" >&2; exit 1; }
 done
 
-work=$(mktemp -d /tmp/quill-testssl.XXXXXX)
-pids=()
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-	local p
-	for ((p = $1; p < $1 + 500; p++)); do
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "no free port from $1" >&2
-	return 1
-}
+. bench/lib.sh
+bench_workdir quill-testssl
 
 go build -o "$work/quill" ./cmd/quill
 go build -o "$work/testbackend" ./e2e/testbackend

@@ -1,0 +1,31 @@
+# Shared by the benchmark scripts: a work directory removed at exit, the
+# processes a script starts (append their PIDs to pids) killed at exit, and
+# free loopback ports. Source it after `set -euo pipefail`:
+#   cd "$(dirname "$0")/../.."; . bench/lib.sh; bench_workdir quill-bench-tls
+pids=()
+
+bench_cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+
+# bench_workdir makes $work under ${TMPDIR:-/tmp} and arranges the cleanup.
+bench_workdir() {
+	work=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+	trap bench_cleanup EXIT
+}
+
+# free_port prints a loopback port nothing listens on, from $1 upwards.
+free_port() {
+	local p
+	for ((p = $1; p < $1 + 500; p++)); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	echo "no free port from $1" >&2
+	return 1
+}
