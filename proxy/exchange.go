@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"time"
+
+	"quill/sticky"
 )
 
 // maxAttempts bounds how many servers one request may be tried on.
@@ -17,7 +19,8 @@ type exchange struct {
 	pool   *pool
 	peer   netip.Addr
 	client netip.Addr
-	hash   uint64 // the client's key for hashing (balance = "hash", ip stickiness)
+	key    sticky.Key // the client in the ip table and in rendezvous hashing
+	hash   uint64     // key.Hash(), the client's value for rendezvous hashing
 
 	pinned *server // the server a sticky cookie or the ip table names
 	server *server // the server of the last attempt
@@ -26,8 +29,7 @@ type exchange struct {
 	tried  [maxAttempts]*server
 	ntried int
 
-	status int    // set when quill answers itself (errors)
-	reason string // why quill answered itself, for the process log
+	status int // set when quill answers itself (errors)
 }
 
 func (x *exchange) triedServers() []*server { return x.tried[:x.ntried] }

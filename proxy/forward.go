@@ -221,7 +221,7 @@ func (p *pool) errorHandler(log *zap.Logger) func(http.ResponseWriter, *http.Req
 		x := exchangeFrom(r.Context())
 		switch {
 		case r.Context().Err() != nil:
-			x.status, x.reason = 499, "client closed the request"
+			x.status = 499 // client closed the request
 			return
 		case errors.Is(err, errNoServer):
 			x.status = http.StatusServiceUnavailable
@@ -231,7 +231,6 @@ func (p *pool) errorHandler(log *zap.Logger) func(http.ResponseWriter, *http.Req
 		default:
 			x.status = http.StatusBadGateway
 		}
-		x.reason = err.Error()
 		server := ""
 		if x.server != nil {
 			server = x.server.addr

@@ -67,7 +67,8 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x.pool = p
 	x.client = p.trusted.clientIP(x.peer, r.Header["X-Forwarded-For"])
-	x.hash = sticky.ClientKey(x.client, 0).Hash()
+	x.key = sticky.ClientKey(x.client, p.v6Prefix)
+	x.hash = x.key.Hash()
 	if p.sticky != nil {
 		p.sticky.lookup(r, x, p)
 	}
@@ -106,7 +107,7 @@ func splitRequestLine(line string) (method, uri, proto string) {
 
 // fail answers a request that quill itself refuses.
 func (h *frontHandler) fail(w http.ResponseWriter, x *exchange, status int, reason string) {
-	x.status, x.reason = status, reason
+	x.status = status
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	io.WriteString(w, http.StatusText(status)+": "+reason+"\n")

@@ -22,6 +22,10 @@ type pool struct {
 	balancer  balancer
 	trusted   trustedSet
 	sticky    *stickiness // nil without stickiness
+	// v6Prefix is how many bits of an IPv6 client address key it in the
+	// ip table and in hashing (0: sticky's default /64), so that the table
+	// and the first choice by hashing agree on who one client is.
+	v6Prefix  int
 	transport *http.Transport
 	fwd       forwarder
 }
@@ -74,6 +78,7 @@ func newPool(name string, c *config.Pool, prev *pool, global *config.Global, log
 		// ip stickiness places new clients by rendezvous hashing, so that
 		// both hosts of an HA pair agree without sharing the table.
 		p.balancer = clientHash{}
+		p.v6Prefix = c.Sticky.IPv6Prefix
 	}
 	p.transport = reuseTransport(c, prev)
 	p.fwd = newReverseProxy(p, log, m)

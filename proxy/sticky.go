@@ -77,7 +77,7 @@ func newStickiness(pool string, c *config.Sticky, global *config.Global, prev *s
 func (st *stickiness) lookup(r *http.Request, x *exchange, p *pool) {
 	var s *server
 	if st.table != nil {
-		if id, ok := st.table.Get(sticky.ClientKey(x.client, st.cfg.IPv6Prefix)); ok {
+		if id, ok := st.table.Get(x.key); ok {
 			s = p.byHash[id]
 		}
 	} else if c, err := r.Cookie(st.cfg.Cookie); err == nil {
@@ -98,7 +98,7 @@ func (st *stickiness) pin(h http.Header, x *exchange) {
 		st.stats.repins.Add(1)
 	}
 	if st.table != nil {
-		st.table.Put(sticky.ClientKey(x.client, st.cfg.IPv6Prefix), x.server.hashID)
+		st.table.Put(x.key, x.server.hashID)
 		return
 	}
 	c := &http.Cookie{
