@@ -1,20 +1,27 @@
 package proxy
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
 )
 
 // NewAdmin is the admin listener's handler: /healthz for the VRRP sidecar
 // and load balancers in front, /status for people, /api/ for tools.
-// reload re-reads the config file and applies it.
+// reload re-reads the config file and applies it; nil means there is no
+// file to re-read, and POST /api/reload says so.
 func NewAdmin(p *Proxy, reload func() error) http.Handler {
+	if reload == nil {
+		reload = func() error { return errors.New("this proxy has no config file to reload") }
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", p.healthz)
 	mux.HandleFunc("GET /status", p.status)
@@ -147,6 +154,47 @@ func (p *Proxy) apiSetServer(w http.ResponseWriter, r *http.Request) {
 		s.weight.Store(int32(n))
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"pool": pl.name, "server": s.id, "state": s.state(time.Now().UnixNano())})
+}
+
+// adminFront is the admin listener. It is opened and retired by reloads
+// like the fronts of the VIPs.
+type adminFront struct {
+	addr string
+	sock *socket
+	srv  *http.Server
+	done chan struct{} // closed when serve returns
+}
+
+func (p *Proxy) newAdminFront(s *socket) *adminFront {
+	return &adminFront{addr: s.addr, sock: s, done: make(chan struct{}), srv: &http.Server{
+		Handler:           http.HandlerFunc(p.serveAdmin),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          zap.NewStdLog(p.log.Named("admin").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+	}}
+}
+
+func (a *adminFront) serve(log *zap.Logger) {
+	defer close(a.done)
+	if err := a.srv.Serve(a.sock); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("admin listener stopped", zap.String("listen", a.addr), zap.Error(err))
+	}
+}
+
+// stop closes a retired admin listener, letting its requests in flight
+// (the reload that retired it among them) finish for at most wait.
+func (a *adminFront) stop(wait time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := a.srv.Shutdown(ctx); err != nil {
+		a.srv.Close()
+	}
+	a.sock.Close()
+}
+
+// close closes the admin listener and its connections at once.
+func (a *adminFront) close() {
+	a.srv.Close()
+	a.sock.Close()
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

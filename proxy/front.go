@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -24,15 +23,11 @@ type front struct {
 	done chan struct{}
 }
 
-// openFront binds addr and prepares its server. A TLS front hands the
-// HTTP/2 connections to net/http as *tls.Conn (so that it speaks h2 on
-// them) and wraps the HTTP/1 ones, like plain-HTTP connections, in the
-// framing guard against request smuggling.
-func (p *Proxy) openFront(addr string, v *vip, g *config.Global) (*front, error) {
-	raw, err := listen(addr)
-	if err != nil {
-		return nil, err
-	}
+// openFront prepares the server of addr on raw, a socket the reload has
+// bound. A TLS front hands the HTTP/2 connections to net/http as *tls.Conn
+// (so that it speaks h2 on them) and wraps the HTTP/1 ones, like
+// plain-HTTP connections, in the framing guard against request smuggling.
+func (p *Proxy) openFront(raw net.Listener, addr string, v *vip, g *config.Global) *front {
 	var ln net.Listener = &limitListener{Listener: raw, lim: p.limiter}
 	if v.term != nil {
 		ln = v.term.Listener(ln)
@@ -47,7 +42,7 @@ func (p *Proxy) openFront(addr string, v *vip, g *config.Global) (*front, error)
 		ConnContext:       withFramingConn,
 		ErrorLog:          zap.NewStdLog(p.log.Named("http").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
 	}
-	return f, nil
+	return f
 }
 
 func (f *front) serve(log *zap.Logger) {
@@ -65,12 +60,4 @@ func (f *front) shutdown(ctx context.Context) error {
 	}
 	<-f.done
 	return err
-}
-
-// listen binds a TCP address with IP_FREEBIND where the system has it, so
-// that a VIP held by the other host of an HA pair can be bound before the
-// address arrives here.
-func listen(addr string) (net.Listener, error) {
-	lc := net.ListenConfig{Control: freebind, KeepAlive: 3 * time.Minute}
-	return lc.Listen(context.Background(), "tcp", addr)
 }

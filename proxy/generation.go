@@ -40,16 +40,19 @@ type vip struct {
 	challenge http.Handler
 }
 
-// build makes a generation from cfg, reusing the state of prev (servers,
-// stickiness, access logs, TLS terminators) where it carries over.
-func (p *Proxy) build(cfg *config.Config, prev *generation) (*generation, error) {
+// build makes the generation of a.cfg from fresh objects, carrying over
+// from a.prev, the running generation, only what may be shared without
+// being written to: server state, stickiness, access logs, transports. What
+// it opens is recorded in a, so that a failed reload can close it.
+func (p *Proxy) build(a *attempt) (*generation, error) {
+	cfg, prev := a.cfg, a.prev
 	g := &generation{cfg: cfg, vips: map[string]*vip{}, byAddr: map[string]*vip{}, pools: map[string]*pool{}, logs: map[string]*accesslog.Logger{}}
 	for _, name := range sortedNames(cfg.Pools) {
 		var old *pool
 		if prev != nil {
 			old = prev.pools[name]
 		}
-		pl, err := newPool(name, cfg.Pools[name], old, &cfg.Global, p.log, p.metrics)
+		pl, err := newPool(name, cfg.Pools[name], old, &cfg.Global, p.log, p.metrics, &a.later)
 		if err != nil {
 			return nil, err
 		}
@@ -70,7 +73,7 @@ func (p *Proxy) build(cfg *config.Config, prev *generation) (*generation, error)
 			logCfg = cfg.AccessLog
 		}
 		if logCfg != nil {
-			l, err := p.accessLog(g, prev, logCfg)
+			l, err := a.accessLog(g, logCfg)
 			if err != nil {
 				return nil, fmt.Errorf("vip %q: %w", name, err)
 			}
@@ -115,14 +118,14 @@ func httpsPortFor(v *vip, g *generation) string {
 }
 
 // accessLog opens the logger for c, or reuses the one with the same
-// settings in this generation or the previous one.
-func (p *Proxy) accessLog(g, prev *generation, c *config.AccessLog) (*accesslog.Logger, error) {
+// settings in this generation or the running one.
+func (a *attempt) accessLog(g *generation, c *config.AccessLog) (*accesslog.Logger, error) {
 	key := logKey(c)
 	if l, ok := g.logs[key]; ok {
 		return l, nil
 	}
-	if prev != nil {
-		if l, ok := prev.logs[key]; ok {
+	if a.prev != nil {
+		if l, ok := a.prev.logs[key]; ok {
 			g.logs[key] = l
 			return l, nil
 		}
@@ -136,6 +139,7 @@ func (p *Proxy) accessLog(g, prev *generation, c *config.AccessLog) (*accesslog.
 	if err != nil {
 		return nil, err
 	}
+	a.logs = append(a.logs, l)
 	g.logs[key] = l
 	return l, nil
 }

@@ -30,9 +30,12 @@ type pool struct {
 	fwd       forwarder
 }
 
-// newPool builds a pool, reusing the servers (and their state) of prev, the
-// pool of the same name in the running generation, when it exists.
-func newPool(name string, c *config.Pool, prev *pool, global *config.Global, log *zap.Logger, m *metrics) (*pool, error) {
+// newPool builds a pool of fresh objects. prev, the pool of the same name
+// in the running generation, when it exists, lends the state of the
+// servers that stay, its stickiness and its backend connections, and is
+// not written to: what must change in the shared state waits in later
+// until the reload commits.
+func newPool(name string, c *config.Pool, prev *pool, global *config.Global, log *zap.Logger, m *metrics, later *onCommit) (*pool, error) {
 	p := &pool{name: name, cfg: c, byHash: map[uint64]*server{}}
 	old := map[string]*server{}
 	if prev != nil {
@@ -41,12 +44,7 @@ func newPool(name string, c *config.Pool, prev *pool, global *config.Global, log
 		}
 	}
 	for _, sc := range c.Servers {
-		s, ok := old[sc.ID()]
-		if ok {
-			s.update(sc)
-		} else {
-			s = newServer(sc)
-		}
+		s := carryServer(sc, old[sc.ID()], later)
 		p.servers = append(p.servers, s)
 		p.byHash[s.hashID] = s
 		if s.backup {
@@ -71,7 +69,7 @@ func newPool(name string, c *config.Pool, prev *pool, global *config.Global, log
 	if prev != nil {
 		prevSticky = prev.sticky
 	}
-	if p.sticky, err = newStickiness(name, c.Sticky, global, prevSticky, p.servers); err != nil {
+	if p.sticky, err = newStickiness(name, c.Sticky, global, prevSticky, p.servers, later); err != nil {
 		return nil, fmt.Errorf("pool %q: %w", name, err)
 	}
 	if p.sticky != nil && p.sticky.table != nil {
@@ -87,12 +85,11 @@ func newPool(name string, c *config.Pool, prev *pool, global *config.Global, log
 
 // reuseTransport keeps the backend connections of the previous generation
 // across a reload when the timeouts they were made with did not change.
+// A transport it does not keep goes on serving the running generation; the
+// reload closes its idle connections once it has committed.
 func reuseTransport(c *config.Pool, prev *pool) *http.Transport {
-	if prev != nil {
-		if prev.cfg.ConnectTimeout == c.ConnectTimeout && prev.cfg.Timeout == c.Timeout {
-			return prev.transport
-		}
-		prev.transport.CloseIdleConnections()
+	if prev != nil && prev.cfg.ConnectTimeout == c.ConnectTimeout && prev.cfg.Timeout == c.Timeout {
+		return prev.transport
 	}
 	return newTransport(c.ConnectTimeout.Duration, c.Timeout.Duration)
 }

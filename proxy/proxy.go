@@ -23,31 +23,38 @@ import (
 	"quill/tlsterm"
 )
 
-// Proxy serves the VIPs of a configuration and moves to a new one on reload.
+// Proxy serves the VIPs of a configuration and its admin listener, and
+// moves to a new configuration on reload.
 type Proxy struct {
 	log     *zap.Logger
 	gen     atomic.Pointer[generation]
 	limiter *limiter
 	metrics *metrics
 
-	mu     sync.Mutex // serializes Reload and Shutdown
-	fronts map[string]*front
-	terms  map[string]*tlsterm.Terminator // by VIP name
-	checks context.CancelFunc             // stops the active health checks
+	mu      sync.Mutex // serializes Reload, Serve and Shutdown
+	fronts  map[string]*front
+	sockets map[string]*socket            // of the fronts and the admin listener, by address
+	terms   map[string]*tlsterm.Terminator // by VIP name
+	admin   *adminFront                    // nil without [admin]
+	checks  context.CancelFunc             // stops the active health checks
 	// retiring are access logs a reload replaced, kept open (and reopened
 	// on USR1) until the requests of the old generation have logged.
 	retiring map[*accesslog.Logger]bool
+	serving  bool // Serve was called
 	stopping atomic.Bool
 	stopped  bool
+
+	adminHandler atomic.Pointer[http.Handler]
 }
 
-// New applies cfg and binds its listeners; Serve starts answering.
+// New applies cfg and binds its listeners, the admin listener included;
+// Serve starts answering.
 func New(cfg *config.Config, log *zap.Logger) (*Proxy, error) {
 	p := &Proxy{log: log, limiter: newLimiter(cfg.Global.MaxConnections),
-		fronts: map[string]*front{}, terms: map[string]*tlsterm.Terminator{}, retiring: map[*accesslog.Logger]bool{}}
+		fronts: map[string]*front{}, sockets: map[string]*socket{}, terms: map[string]*tlsterm.Terminator{},
+		retiring: map[*accesslog.Logger]bool{}}
 	p.metrics = newMetrics(p)
-	if err := p.apply(cfg, false); err != nil {
-		p.closeAll()
+	if err := p.apply(cfg); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -57,175 +64,17 @@ func New(cfg *config.Config, log *zap.Logger) (*Proxy, error) {
 func (p *Proxy) Config() *config.Config { return p.gen.Load().cfg }
 
 // Reload moves to cfg. When anything of it cannot be applied (a certificate
-// that does not load, an address that cannot be bound), the running
-// configuration stays untouched and the error says why.
+// that does not load, an address that cannot be bound, an access log that
+// cannot be opened), the running configuration stays untouched, everything
+// the attempt opened is closed again, and the error says why.
 func (p *Proxy) Reload(cfg *config.Config) error {
-	err := p.apply(cfg, true)
+	err := p.apply(cfg)
 	result := "applied"
 	if err != nil {
 		result = "refused"
 	}
 	p.metrics.reloads.WithLabelValues(result).Inc()
 	return err
-}
-
-func (p *Proxy) apply(cfg *config.Config, serve bool) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopped {
-		return errors.New("proxy is stopping")
-	}
-	prev := p.gen.Load()
-
-	// Certificates first: they are the likeliest to fail, and nothing has
-	// changed yet.
-	tlsOpts := map[string]tlsterm.Options{}
-	for _, name := range sortedNames(cfg.VIPs) {
-		if cfg.VIPs[name].TLS != nil {
-			o, err := TLSOptions(cfg, name)
-			if err != nil {
-				return fmt.Errorf("vip %q: %w", name, err)
-			}
-			if _, err := tlsterm.Check(o, time.Now()); err != nil {
-				return fmt.Errorf("vip %q: %w", name, err)
-			}
-			tlsOpts[name] = o
-		}
-	}
-	g, err := p.build(cfg, prev)
-	if err != nil {
-		return err
-	}
-	terms := map[string]*tlsterm.Terminator{}
-	for name, o := range tlsOpts {
-		if t, ok := p.terms[name]; ok {
-			if err := t.Reload(o); err != nil {
-				return fmt.Errorf("vip %q: %w", name, err)
-			}
-			terms[name] = t
-			continue
-		}
-		t, err := tlsterm.New(o, p.log.Named("tls").With(zap.String("vip", name)))
-		if err != nil {
-			return fmt.Errorf("vip %q: %w", name, err)
-		}
-		terms[name] = t
-	}
-	for name, v := range g.vips {
-		v.term = terms[name]
-	}
-	var challenge http.Handler
-	for _, name := range sortedNames(g.vips) {
-		if v := g.vips[name]; v.term != nil && cfg.VIPs[name].TLS.ACME != nil {
-			if challenge == nil {
-				challenge = http.NotFoundHandler()
-			}
-			challenge = v.term.HTTPChallenge(challenge)
-		}
-	}
-	for _, v := range g.vips {
-		if !v.tls {
-			v.challenge = challenge
-		}
-	}
-
-	// Open the new addresses before anything is retired, so that a bind
-	// failure leaves the running config whole.
-	keep, open, retire := p.planFronts(g)
-	for _, f := range retire {
-		if _, busy := open[f.addr]; busy {
-			// The address changes VIP or protocol: it must be let go first.
-			f.ln.Close()
-		}
-	}
-	opened := map[string]*front{}
-	for addr, v := range open {
-		f, err := p.openFront(addr, v, &cfg.Global)
-		if err != nil {
-			for _, o := range opened {
-				o.ln.Close()
-			}
-			p.stopNewTerms(terms)
-			return fmt.Errorf("vip %q: listen %s: %w", v.name, addr, err)
-		}
-		opened[addr] = f
-	}
-
-	p.limiter.setMax(cfg.Global.MaxConnections)
-	p.gen.Store(g)
-	p.fronts = map[string]*front{}
-	for addr, f := range keep {
-		p.fronts[addr] = f
-	}
-	for addr, f := range opened {
-		p.fronts[addr] = f
-		if serve {
-			go f.serve(p.log)
-		}
-	}
-	for _, f := range retire {
-		go p.retire(f, cfg.Global.ShutdownTimeout.Duration)
-	}
-	for name, t := range p.terms {
-		if terms[name] != t {
-			t.Stop()
-		}
-	}
-	if serve {
-		for name, t := range terms {
-			if p.terms[name] != t {
-				p.startTerm(name, t)
-			}
-		}
-	}
-	p.terms = terms
-	if prev != nil {
-		p.retireLogs(prev, g, cfg.Global.ShutdownTimeout.Duration)
-		for name, old := range prev.pools {
-			if np := g.pools[name]; np == nil || np.transport != old.transport {
-				old.transport.CloseIdleConnections()
-			}
-		}
-	}
-	p.startChecks(g)
-	return nil
-}
-
-// planFronts sorts the addresses of g into fronts to keep, addresses to
-// open, and fronts to retire.
-func (p *Proxy) planFronts(g *generation) (keep map[string]*front, open map[string]*vip, retire []*front) {
-	keep, open = map[string]*front{}, map[string]*vip{}
-	for addr, v := range g.byAddr {
-		if f, ok := p.fronts[addr]; ok && f.vip == v.name && f.tls == (v.term != nil) {
-			keep[addr] = f
-		} else {
-			open[addr] = v
-		}
-	}
-	for addr, f := range p.fronts {
-		if _, ok := keep[addr]; !ok {
-			retire = append(retire, f)
-		}
-	}
-	return keep, open, retire
-}
-
-func (p *Proxy) stopNewTerms(terms map[string]*tlsterm.Terminator) {
-	for name, t := range terms {
-		if p.terms[name] != t {
-			t.Stop()
-		}
-	}
-}
-
-// retire stops a front that left the config, letting its in-flight
-// requests finish.
-func (p *Proxy) retire(f *front, timeout time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := f.shutdown(ctx); err != nil {
-		p.log.Warn("listener closed with requests in flight", zap.String("listen", f.addr), zap.Error(err))
-	}
 }
 
 // retireLogs closes the access logs that prev used and g does not, once
@@ -253,15 +102,37 @@ func (p *Proxy) retireLogs(prev, g *generation, wait time.Duration) {
 	})
 }
 
+// SetAdminHandler sets what answers on the admin listener, normally
+// NewAdmin's handler; call it before Serve. Without it the admin listener
+// serves NewAdmin(p, nil).
+func (p *Proxy) SetAdminHandler(h http.Handler) { p.adminHandler.Store(&h) }
+
+func (p *Proxy) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	if h := p.adminHandler.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	h := NewAdmin(p, nil)
+	p.adminHandler.CompareAndSwap(nil, &h)
+	(*p.adminHandler.Load()).ServeHTTP(w, r)
+}
+
 // Serve starts answering on every listener; it returns at once.
 func (p *Proxy) Serve() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.serving || p.stopped {
+		return
+	}
+	p.serving = true
 	for _, f := range p.fronts {
 		go f.serve(p.log)
 	}
 	for name, t := range p.terms {
 		p.startTerm(name, t)
+	}
+	if p.admin != nil {
+		go p.admin.serve(p.log)
 	}
 }
 
@@ -276,16 +147,21 @@ func (p *Proxy) startTerm(name string, t *tlsterm.Terminator) {
 }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends,
-// then flushes and closes the access logs.
+// then flushes and closes the access logs and closes the admin listener,
+// which answers /healthz with 503 meanwhile.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.stopping.Store(true)
 	p.mu.Lock()
 	p.stopped = true
 	fronts := p.fronts
+	serving := p.serving
 	p.mu.Unlock()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(fronts))
 	for _, f := range fronts {
+		if !serving {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -304,8 +180,10 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	return errors.Join(all...)
 }
 
-// closeAll releases what the proxy holds beyond its listeners.
+// closeAll releases everything the proxy holds.
 func (p *Proxy) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.checks != nil {
 		p.checks()
 	}
@@ -315,17 +193,21 @@ func (p *Proxy) closeAll() {
 	for _, f := range p.fronts {
 		f.ln.Close()
 	}
+	if p.admin != nil {
+		p.admin.close()
+	}
+	for _, s := range p.sockets {
+		s.Close()
+	}
 	if g := p.gen.Load(); g != nil {
 		for _, l := range g.logs {
 			l.Close()
 		}
 	}
-	p.mu.Lock()
 	for l := range p.retiring {
 		l.Close()
 		delete(p.retiring, l)
 	}
-	p.mu.Unlock()
 }
 
 // ReopenLogs reopens every access log file (SIGUSR1, after logrotate).

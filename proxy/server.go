@@ -17,14 +17,32 @@ const (
 
 var modeNames = [...]string{"ready", "drain", "maint"}
 
-// server is one backend of a pool. Its state outlives config generations:
-// a reload that keeps the server (same pool, same identity) keeps its
-// health, counters and sticky clients.
+// server is one backend of a pool in one config generation. What the file
+// says of it (address, backup, the weight written there) belongs to the
+// generation and never changes; what it lives through (health, counters,
+// requests in flight, the state and weight set through the API) is its
+// serverState, which a reload that keeps the server (same pool, same
+// identity) hands to the next generation by pointer. A reload thus never
+// writes to the objects the running generation serves with.
 type server struct {
+	*serverState
 	addr   string
 	id     string // stable identity, named by sticky cookies
 	hashID uint64 // sticky.ServerID(id), for rendezvous hashing and the ip table
 	backup bool
+	// fileWeight is the weight the config file gives; the one in force is
+	// serverState.weight.
+	fileWeight int32
+
+	// current is the smooth weighted round-robin state, guarded by the
+	// balancer's mutex; it starts over with each generation.
+	current int
+}
+
+// serverState is the state of a server that outlives config generations.
+type serverState struct {
+	// weight is the weight in force: the file's, or one set through the
+	// API, which a reload keeps unless it changes the file's weight.
 	weight atomic.Int32
 
 	mode      atomic.Int32
@@ -35,23 +53,30 @@ type server struct {
 	active   atomic.Int64 // requests in flight
 	requests atomic.Uint64
 	failures atomic.Uint64
-
-	// current is the smooth weighted round-robin state, guarded by the
-	// balancer's mutex.
-	current int
 }
 
 func newServer(c config.Server) *server {
-	s := &server{addr: c.Address, id: c.ID(), hashID: sticky.ServerID(c.ID())}
-	s.update(c)
-	return s
+	return carryServer(c, nil, nil)
 }
 
-// update applies a reloaded config to a server that stays.
-func (s *server) update(c config.Server) {
-	s.addr = c.Address
-	s.backup = c.Backup
-	s.weight.Store(int32(c.Weight))
+// carryServer makes the server of c for a new generation. prev is the
+// server of the same identity in the running generation, or nil; its
+// state is carried over untouched. A weight the file changed is put in
+// force by later, which the reload runs once it has committed, so that a
+// refused reload leaves the running weights as they were.
+func carryServer(c config.Server, prev *server, later *onCommit) *server {
+	s := &server{addr: c.Address, id: c.ID(), hashID: sticky.ServerID(c.ID()), backup: c.Backup, fileWeight: int32(c.Weight)}
+	if prev == nil {
+		s.serverState = &serverState{}
+		s.weight.Store(s.fileWeight)
+		return s
+	}
+	s.serverState = prev.serverState
+	if prev.fileWeight != s.fileWeight {
+		rt, w := s.serverState, s.fileWeight
+		later.add(func() { rt.weight.Store(w) })
+	}
+	return s
 }
 
 // up reports whether the health checks, passive and active, let the

@@ -27,7 +27,11 @@ type stickyStats struct {
 	hits, misses, repins atomic.Uint64
 }
 
-func newStickiness(pool string, c *config.Sticky, global *config.Global, prev *stickiness, servers []*server) (*stickiness, error) {
+// newStickiness makes the stickiness of a pool for a new generation. The
+// ip table and the counters of prev, the running generation's, are shared,
+// not copied, so that sticky clients survive the reload; a new size or TTL
+// of the table waits in later until the reload commits.
+func newStickiness(pool string, c *config.Sticky, global *config.Global, prev *stickiness, servers []*server, later *onCommit) (*stickiness, error) {
 	if c == nil || c.Mode == "none" {
 		return nil, nil
 	}
@@ -63,7 +67,10 @@ func newStickiness(pool string, c *config.Sticky, global *config.Global, prev *s
 	case "ip":
 		if prev != nil && prev.table != nil {
 			st.table = prev.table
-			st.table.Resize(c.MaxClients, c.TTL.Duration)
+			if prev.cfg.MaxClients != c.MaxClients || prev.cfg.TTL != c.TTL {
+				table, n, ttl := st.table, c.MaxClients, c.TTL.Duration
+				later.add(func() { table.Resize(n, ttl) })
+			}
 		} else {
 			st.table = sticky.NewTable(c.MaxClients, c.TTL.Duration, nil)
 		}

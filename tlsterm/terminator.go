@@ -189,16 +189,42 @@ func (t *Terminator) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificat
 // handshakes in flight are unaffected either way since they already hold
 // their certificate. ACME settings cannot change without a restart.
 func (t *Terminator) Reload(o Options) error {
+	next, err := t.Prepare(o)
+	if err != nil {
+		return err
+	}
+	next.Commit()
+	return nil
+}
+
+// Pending is a certificate set that Prepare loaded and nothing serves yet:
+// a reload of quill's whole configuration prepares every VIP's set, and
+// commits them only once everything else of the reload has succeeded.
+type Pending struct {
+	t *Terminator
+	g *generation
+}
+
+// Prepare loads o like Reload does but publishes nothing; the current set
+// stays in force until Commit. A Pending that is dropped holds nothing
+// that needs releasing.
+func (t *Terminator) Prepare(o Options) (*Pending, error) {
 	if !sameACME(t.cur.Load().opts.ACME, o.ACME) {
-		return errors.New("keeping the previous certificates: ACME settings changed; restart quill to apply them")
+		return nil, errors.New("keeping the previous certificates: ACME settings changed; restart quill to apply them")
 	}
 	g, err := load(o)
 	if err != nil {
-		return fmt.Errorf("keeping the previous certificates: %w", err)
+		return nil, fmt.Errorf("keeping the previous certificates: %w", err)
 	}
-	t.publish(g)
-	t.log.Info("certificates reloaded", zap.Int("certificates", len(g.certs.certs)))
-	return nil
+	return &Pending{t: t, g: g}, nil
+}
+
+// Commit makes the prepared set the one new handshakes get. Should Watch
+// publish newer files in between, it notices the prepared set's older
+// file stamps and loads the files again.
+func (p *Pending) Commit() {
+	p.t.publish(p.g)
+	p.t.log.Info("certificates reloaded", zap.Int("certificates", len(p.g.certs.certs)))
 }
 
 // Stop ends the background work: ticket rotation and ACME management.

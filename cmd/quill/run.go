@@ -5,13 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
-	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -49,6 +46,7 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 	}
 	if cfg.Global.PidFile != "" {
 		if err := os.WriteFile(cfg.Global.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			p.Shutdown(context.Background())
 			return fmt.Errorf("pid file: %w", err)
 		}
 		defer os.Remove(cfg.Global.PidFile)
@@ -68,28 +66,25 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 		log.Info("config reloaded", zap.String("file", next.File))
 		return nil
 	}
-	var admin *http.Server
-	if cfg.Admin != nil {
-		ln, err := net.Listen("tcp", cfg.Admin.Listen)
-		if err != nil {
-			return fmt.Errorf("admin: %w", err)
-		}
-		admin = &http.Server{Handler: proxy.NewAdmin(p, doReload), ReadHeaderTimeout: 10 * time.Second}
-		go admin.Serve(ln)
-	}
+	// Signals are caught before anything serves, so that an early HUP
+	// reloads instead of killing the process.
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	// The proxy owns the admin listener, which follows [admin] listen on
+	// reload like any other listener.
+	p.SetAdminHandler(proxy.NewAdmin(p, doReload))
+	p.Serve()
 	if cfg.Global.Watch {
 		if err := watchConfig(cfg.File, doReload, log); err != nil {
+			p.Shutdown(context.Background())
 			return fmt.Errorf("watch %s: %w", cfg.File, err)
 		}
 	}
-	p.Serve()
 	log.Info("quill started", zap.String("config", cfg.File), zap.Int("vips", len(cfg.VIPs)), zap.Int("pools", len(cfg.Pools)))
 	if ready != nil {
 		ready()
 	}
 
-	sig := make(chan os.Signal, 4)
-	signal.Notify(sig, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
 	for s := range sig {
 		switch s {
 		case syscall.SIGHUP:
@@ -105,9 +100,6 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 			ctx, cancel := context.WithTimeout(context.Background(), p.Config().Global.ShutdownTimeout.Duration)
 			err := p.Shutdown(ctx)
 			cancel()
-			if admin != nil {
-				admin.Close()
-			}
 			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 				log.Error("stopped with errors", zap.Error(err))
 			} else if err != nil {
