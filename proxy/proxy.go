@@ -33,7 +33,7 @@ type Proxy struct {
 
 	mu      sync.Mutex // serializes Reload, Serve and Shutdown
 	fronts  map[string]*front
-	sockets map[string]*socket            // of the fronts and the admin listener, by address
+	sockets map[string]*socket             // of the fronts and the admin listener, by address
 	terms   map[string]*tlsterm.Terminator // by VIP name
 	admin   *adminFront                    // nil without [admin]
 	checks  context.CancelFunc             // stops the active health checks
