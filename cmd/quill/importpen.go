@@ -2,269 +2,307 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
 
-// penArgFlags are pen's options that take an argument; the others are
-// switches. Switches may be combined ("-rH") and arguments attached ("-x500").
-const penArgFlags = "ABCEFGKOSTbceijlmopqtuwx"
+// pen 0.34 reads its options with getopt(3) and this option string:
+// "B:C:F:O:S:T:b:c:e:i:j:l:m:o:p:q:t:u:w:x:DHNPQWXUadfhnrsE:K:G:A:ZRL:".
+const (
+	penArgOptions = "BCFOSTbceijlmopqtuwxEKGAL"
+	penSwitches   = "DHNPQWXUadfhnrsZR"
+)
 
-// penNoEquivalent explains the pen options that quill does not carry over.
-var penNoEquivalent = map[byte]string{
-	'd': "debug output: use [log] level = \"debug\"",
-	'f': "stay in the foreground: quill always does; run it under systemd (configs/quill.service)",
-	'u': "change user: run quill as an unprivileged user with CAP_NET_BIND_SERVICE (configs/quill.service)",
-	'j': "chroot: use systemd's sandboxing options instead (configs/quill.service)",
-	'U': "UDP load balancing: quill is an HTTP proxy",
-	'X': "exit command on the control port: use systemctl stop, or TERM",
-	'a': "ASCII dump of the traffic: no equivalent",
-	'n': "blocking sockets: no equivalent",
-	'D': "distributed pen: stickiness holds across both HA hosts without it (rendezvous hashing, shared cookie secret)",
-	'F': "pen config file for the control port: no equivalent",
-	'S': "server table size: quill has no fixed limit",
-	'q': "listen queue: the kernel's default backlog is used",
-	'P': "poll(2): no equivalent",
-	'i': "Windows service name: no equivalent",
-	'm': "multi-accept: no equivalent",
-	'o': "control-port command at start: write it into this file instead",
-	'O': "option: set the matching key of this file instead",
-	'B': "bandwidth limit: no equivalent",
-	'A': "ACL: no equivalent; use a firewall",
-	'G': "CA file for client certificates: no equivalent",
-	'Z': "SSL compatibility switch: quill offers TLS 1.2 and 1.3 only",
-	'R': "no equivalent",
-	'N': "no equivalent",
+// pen's defaults (pen -h), written out because quill's differ.
+const (
+	penDefaultConns     = 500  // -x
+	penDefaultClients   = 2048 // -c
+	penDefaultTimeout   = 3    // -t, seconds
+	penDefaultBlacklist = 30   // -b, seconds
+)
+
+// penMaxNumber bounds every number of a pen line, so that seconds stay
+// within a time.Duration and counts within reason.
+const penMaxNumber = 1_000_000_000
+
+const importPenUsage = `usage: quill import-pen -- pen [OPTIONS] [HOST:]PORT SERVER...
+
+Prints the quill.toml equivalent of a pen command line. SERVER is
+host[:port[:maxconn[:hard[:weight[:prio]]]]], IPv6 addresses in brackets;
+the port defaults to the listen port, as in pen.
+`
+
+type penOpt struct {
+	flag byte
+	arg  string
 }
 
-type penCommand struct {
-	opts    map[byte]string
-	order   []byte
-	listen  string
+// penLine is a pen command line as pen's getopt reads it: options anywhere
+// before "--" (GNU getopt permutes), then the listen address and servers.
+type penLine struct {
+	opts    []penOpt
+	listen  penAddr
 	servers []penServer
 }
 
-type penServer struct {
-	address string
-	weight  int
+// penAddr is a listen or control address: [host:]port.
+type penAddr struct {
+	host    string // "" when only a port was given
+	port    int
+	written string
 }
 
-func parsePen(args []string) (*penCommand, error) {
+func (a penAddr) hostPort(defaultHost string) string {
+	h := a.host
+	if h == "" {
+		h = defaultHost
+	}
+	return net.JoinHostPort(h, strconv.Itoa(a.port))
+}
+
+// penServer is host[:port[:maxconn[:hard[:weight[:prio]]]]].
+type penServer struct {
+	written                     string
+	address                     string
+	maxconn, hard, weight, prio int
+}
+
+func parsePen(args []string) (*penLine, error) {
 	if len(args) > 0 && (args[0] == "pen" || strings.HasSuffix(args[0], "/pen")) {
 		args = args[1:]
 	}
-	pc := &penCommand{opts: map[byte]string{}}
-	i := 0
-	for ; i < len(args) && strings.HasPrefix(args[i], "-") && len(args[i]) > 1; i++ {
-		a := args[i][1:]
-		for len(a) > 0 {
-			f := a[0]
-			a = a[1:]
-			if strings.IndexByte(penArgFlags, f) >= 0 {
-				if a == "" {
-					i++
-					if i >= len(args) {
-						return nil, fmt.Errorf("pen option -%c needs an argument", f)
+	pl := &penLine{}
+	var operands []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			operands = append(operands, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			operands = append(operands, a)
+			continue
+		}
+		for j := 1; j < len(a); j++ {
+			f := a[j]
+			switch {
+			case strings.IndexByte(penSwitches, f) >= 0:
+				pl.opts = append(pl.opts, penOpt{flag: f})
+			case strings.IndexByte(penArgOptions, f) >= 0:
+				v := a[j+1:]
+				if v == "" {
+					if i+1 >= len(args) {
+						return nil, fmt.Errorf("-%c: needs an argument", f)
 					}
-					a = args[i]
+					i++
+					v = args[i]
 				}
-				pc.set(f, a)
-				a = ""
-			} else {
-				pc.set(f, "")
+				pl.opts = append(pl.opts, penOpt{flag: f, arg: v})
+				j = len(a)
+			default:
+				return nil, fmt.Errorf("-%c: not a pen option", f)
 			}
 		}
 	}
-	rest := args[i:]
-	if len(rest) < 2 {
+	if len(operands) < 2 {
 		return nil, fmt.Errorf("a pen command line ends with [host:]port and at least one server")
 	}
-	pc.listen = rest[0]
-	if !strings.Contains(pc.listen, ":") {
-		pc.listen = "0.0.0.0:" + pc.listen
+	var err error
+	if pl.listen, err = parsePenAddr(operands[0]); err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", operands[0], err)
 	}
-	if _, _, err := net.SplitHostPort(pc.listen); err != nil {
-		return nil, fmt.Errorf("listen address %q: %w", rest[0], err)
+	for _, s := range operands[1:] {
+		ps, err := parsePenServer(s, pl.listen.port)
+		if err != nil {
+			return nil, fmt.Errorf("server %q: %w", s, err)
+		}
+		pl.servers = append(pl.servers, ps)
 	}
-	for _, s := range rest[1:] {
-		// host[:port[:maxc[:hard[:weight[:prio]]]]]
-		parts := strings.Split(s, ":")
-		host, port := parts[0], "80"
-		if host == "" || strings.HasPrefix(host, "-") {
-			return nil, fmt.Errorf("server %q is not host[:port[:maxc[:hard[:weight]]]]", s)
-		}
-		if len(parts) > 1 && parts[1] != "" {
-			port = parts[1]
-		}
-		ps := penServer{address: net.JoinHostPort(host, port), weight: 1}
-		if len(parts) > 4 && parts[4] != "" {
-			w, err := strconv.Atoi(parts[4])
-			if err != nil || w < 1 {
-				return nil, fmt.Errorf("server %q: weight %q", s, parts[4])
-			}
-			ps.weight = w
-		}
-		pc.servers = append(pc.servers, ps)
-	}
-	return pc, nil
+	return pl, nil
 }
 
-func (pc *penCommand) set(f byte, v string) {
-	if _, ok := pc.opts[f]; !ok {
-		pc.order = append(pc.order, f)
+// parsePenAddr reads [host:]port the way pen's open_listener does (the
+// port follows the last colon, so "::1:8080" is IPv6), and also accepts
+// the bracketed "[::1]:8080" that pen itself cannot convert.
+func parsePenAddr(s string) (penAddr, error) {
+	if strings.Contains(s, "/") {
+		return penAddr{}, fmt.Errorf("a Unix socket: quill listens on TCP [host:]port only")
 	}
-	pc.opts[f] = v
+	a := penAddr{written: s}
+	portStr := s
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		a.host, portStr = s[:i], s[i+1:]
+		if strings.HasPrefix(a.host, "[") != strings.HasSuffix(a.host, "]") {
+			return penAddr{}, fmt.Errorf("unbalanced brackets")
+		}
+		a.host = strings.TrimSuffix(strings.TrimPrefix(a.host, "["), "]")
+		if a.host == "" {
+			return penAddr{}, fmt.Errorf("no host before the port (write only the port for every IPv4 address)")
+		}
+	}
+	var err error
+	if a.port, err = penPort(portStr); err != nil {
+		return penAddr{}, err
+	}
+	return a, nil
 }
 
-func (pc *penCommand) has(f byte) bool { _, ok := pc.opts[f]; return ok }
+// penPort is a port number or a service name (pen's getservbyname).
+func penPort(s string) (int, error) {
+	if s == "" {
+		return 0, fmt.Errorf("no port")
+	}
+	if strings.Trim(s, "0123456789") != "" {
+		n, err := net.LookupPort("tcp", s)
+		if err != nil {
+			return 0, fmt.Errorf("port %q: not a number or a known service name", s)
+		}
+		return n, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, fmt.Errorf("port %q: not 1..65535", s)
+	}
+	return n, nil
+}
 
-// seconds turns pen's whole seconds into a duration string.
-func seconds(v string) (string, error) {
+// parsePenServer reads pen's server syntax ("[address]:port:maxc:hard:
+// weight:prio" for IPv6, as pen's setaddress); a missing or empty port is
+// the listen port.
+func parsePenServer(s string, defaultPort int) (penServer, error) {
+	ps := penServer{written: s}
+	var host, rest string
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return ps, fmt.Errorf("no closing bracket")
+		}
+		host, rest = s[1:end], s[end+1:]
+		if rest != "" && rest[0] != ':' {
+			return ps, fmt.Errorf("%q after the bracketed address", rest)
+		}
+		rest = strings.TrimPrefix(rest, ":")
+	} else {
+		if a, err := netip.ParseAddr(s); err == nil && a.Is6() {
+			return ps, fmt.Errorf("an IPv6 address goes in brackets: [%s]:port", s)
+		}
+		host, rest, _ = strings.Cut(s, ":")
+	}
+	if host == "" {
+		return ps, fmt.Errorf("no host")
+	}
+	if strings.Contains(host, "/") {
+		return ps, fmt.Errorf("a Unix socket: quill's servers are TCP host:port")
+	}
+	var fields []string
+	if rest != "" || strings.HasSuffix(s, ":") {
+		fields = strings.Split(rest, ":")
+	}
+	if len(fields) > 5 {
+		return ps, fmt.Errorf("more fields than host:port:maxconn:hard:weight:prio")
+	}
+	port := defaultPort
+	if len(fields) > 0 && fields[0] != "" {
+		var err error
+		if port, err = penPort(fields[0]); err != nil {
+			return ps, err
+		}
+	}
+	ps.address = net.JoinHostPort(host, strconv.Itoa(port))
+	names := []string{"maxconn", "hard", "weight", "prio"}
+	vals := []*int{&ps.maxconn, &ps.hard, &ps.weight, &ps.prio}
+	for i, f := range fields[min(1, len(fields)):] {
+		if f == "" {
+			continue
+		}
+		n, err := penInt(names[i], f, 0)
+		if err != nil {
+			return ps, err
+		}
+		*vals[i] = n
+	}
+	return ps, nil
+}
+
+// penInt reads a whole number that pen would have read with atoi, which
+// takes "abc" for 0 without a word.
+func penInt(what, v string, least int) (int, error) {
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return "", fmt.Errorf("%q is not a number of seconds", v)
+	if err != nil && !strings.Contains(err.Error(), "out of range") {
+		return 0, fmt.Errorf("%s %q: not a number", what, v)
 	}
-	return fmt.Sprintf("%ds", n), nil
-}
-
-// toml writes the quill.toml equivalent of the pen command line.
-func (pc *penCommand) toml(w io.Writer, cmdline string) error {
-	var problems []string
-	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	p("# quill.toml translated by `quill import-pen` from:\n#   %s\n\n", cmdline)
-	p("[global]\n")
-	if v, ok := pc.opts['x']; ok {
-		p("max_connections = %s            # pen -x\n", v)
-	} else {
-		p("max_connections = 500            # pen's default -x\n")
-	}
-	if v, ok := pc.opts['p']; ok {
-		p("pid_file = %q          # pen -p\n", v)
-	}
-	if v, ok := pc.opts['C']; ok {
-		addr := v
-		if !strings.Contains(addr, ":") {
-			addr = "127.0.0.1:" + addr
-		}
-		p("\n[admin]                  # pen -C: the runtime API (quill ctl) replaces penctl\nlisten = %q\n", addr)
-	} else if pc.has('w') {
-		p("\n[admin]\nlisten = \"127.0.0.1:9090\"\n")
-	}
-	if pc.has('w') {
-		p("# pen -w %s: the status report is live at http://ADMIN/status\n", pc.opts['w'])
-	}
-	if v, ok := pc.opts['l']; ok {
-		p("\n[access_log]             # pen -l; quill writes CLF with the real client IP, HTTPS included\npath = %q\n", v)
-	}
-
-	tls := pc.has('E')
-	p("\n[vips.pen]\nlisten = [%q]\n", pc.listen)
-	if tls {
-		cert := pc.opts['E']
-		key := cert
-		if k, ok := pc.opts['K']; ok {
-			key = k
-		}
-		p("  [vips.pen.tls]           # pen -E/-K\n  certificates = [{ cert = %q, key = %q }]\n", cert, key)
-	}
-	p("  [[vips.pen.routes]]\n  pool = \"pen\"\n\n[pools.pen]\n")
 	switch {
-	case pc.has('W'):
-		p("balance = \"weighted\"       # pen -W\n")
-	case pc.has('L'):
-		p("balance = \"leastconn\"\n")
-	default:
-		p("balance = \"roundrobin\"     # pen -r, or the first choice of pen's client tracking\n")
+	case err != nil || n > penMaxNumber:
+		return 0, fmt.Errorf("%s %q: must be at most %d", what, v, penMaxNumber)
+	case n < least:
+		return 0, fmt.Errorf("%s %q: must be at least %d", what, v, least)
 	}
-	if v, ok := pc.opts['t']; ok {
-		d, err := seconds(v)
-		if err != nil {
-			problems = append(problems, "-t: "+err.Error())
-		}
-		p("connect_timeout = %q      # pen -t\n", d)
-	}
-	if v, ok := pc.opts['b']; ok {
-		d, err := seconds(v)
-		if err != nil {
-			problems = append(problems, "-b: "+err.Error())
-		}
-		p("fail_timeout = %q         # pen -b: how long a failed server is left alone\n", d)
-	}
-	if pc.has('s') {
-		p("stubborn = true            # pen -s\n")
-	}
-	if pc.has('H') {
-		p("forwarded_for = \"append\"   # pen -H\n")
-	} else {
-		p("forwarded_for = \"off\"      # pen without -H added nothing; \"append\" is quill's default\n")
-	}
-	if !pc.has('r') {
-		p("  [pools.pen.sticky]       # pen tracks clients by IP unless -r\n  mode = \"ip\"\n")
-		if v, ok := pc.opts['T']; ok {
-			d, err := seconds(v)
-			if err != nil {
-				problems = append(problems, "-T: "+err.Error())
-			}
-			p("  ttl = %q                 # pen -T\n", d)
-		}
-		if v, ok := pc.opts['c']; ok {
-			p("  max_clients = %s         # pen -c\n", v)
-		} else {
-			p("  max_clients = 2048       # pen's default -c\n")
-		}
-		if pc.has('h') {
-			p("  # pen -h: new clients are placed by hashing their IP, as quill's ip mode always does\n")
-		}
-	} else {
-		for _, f := range []byte("hTc") {
-			if pc.has(f) {
-				p("# pen -%c has no effect with -r (no client tracking)\n", f)
-			}
-		}
-	}
-	for _, s := range pc.servers {
-		p("  [[pools.pen.servers]]\n  address = %q\n", s.address)
-		if s.weight != 1 {
-			p("  weight = %d\n", s.weight)
-		}
-	}
-	if v, ok := pc.opts['e']; ok {
-		addr := v
-		if !strings.Contains(addr, ":") {
-			addr += ":80"
-		}
-		p("  [[pools.pen.servers]]     # pen -e: the emergency server\n  address = %q\n  backup = true\n", addr)
-	}
-	var notes []string
-	for _, f := range pc.order {
-		if why, ok := penNoEquivalent[f]; ok && why != "" {
-			notes = append(notes, fmt.Sprintf("# pen -%c: %s", f, why))
-		} else if strings.IndexByte("rhTcxtsWHEKelpCwbL", f) < 0 {
-			notes = append(notes, fmt.Sprintf("# pen -%c: not translated", f))
-		}
-	}
-	if len(notes) > 0 {
-		p("\n# Options with no equivalent in quill:\n%s\n", strings.Join(notes, "\n"))
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%s", strings.Join(problems, "; "))
-	}
-	return nil
+	return n, nil
 }
 
 func importPenCmd(args []string) error {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Print(importPenUsage)
+		return nil
+	}
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
-	pc, err := parsePen(args)
+	cwd, err := os.Getwd()
 	if err != nil {
 		return fmt.Errorf("import-pen: %w", err)
 	}
-	if err := pc.toml(os.Stdout, strings.Join(args, " ")); err != nil {
-		return fmt.Errorf("import-pen: %w", err)
+	out, err := importPen(args, cwd)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "quill import-pen: %v\n", err)
+		if len(args) == 0 {
+			fmt.Fprint(os.Stderr, importPenUsage)
+		}
+		return errReported
 	}
-	return nil
+	_, err = os.Stdout.WriteString(out)
+	return err
+}
+
+// importPen translates a pen command line; relative file names are made
+// absolute against cwd.
+func importPen(args []string, cwd string) (string, error) {
+	pl, err := parsePen(args)
+	if err != nil {
+		return "", err
+	}
+	st, err := pl.settings(cwd)
+	if err != nil {
+		return "", err
+	}
+	return st.toml(pl, shellJoin(args)), nil
+}
+
+// shellJoin quotes the arguments so that the echoed command line reads as
+// it was typed.
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:/@%+=[]") == "" {
+			q[i] = a
+		} else {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(q, " ")
+}
+
+// absPath resolves a file name of the pen line against the directory the
+// import ran in: quill resolves a relative path against the config file's
+// directory, which is not where pen was started.
+func absPath(cwd, p string, relative *bool) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	*relative = true
+	return filepath.Join(cwd, p)
 }
