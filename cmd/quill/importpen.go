@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -232,7 +233,7 @@ func parsePenServer(s string, defaultPort int) (penServer, error) {
 // takes "abc" for 0 without a word.
 func penInt(what, v string, least int) (int, error) {
 	n, err := strconv.Atoi(v)
-	if err != nil && !strings.Contains(err.Error(), "out of range") {
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return 0, fmt.Errorf("%s %q: not a number", what, v)
 	}
 	switch {

@@ -85,7 +85,7 @@ func (s *penSettings) toml(pl *penLine, cmdline string) string {
 		w.comment("", "works wherever it is saved.")
 	}
 	s.global(w)
-	s.admin(w)
+	s.admin(w, pl)
 	if s.debug {
 		w.blank()
 		w.line("[log]", "")
@@ -133,11 +133,14 @@ func (s *penSettings) global(w *tomlOut) {
 	}
 }
 
-func (s *penSettings) admin(w *tomlOut) {
+func (s *penSettings) admin(w *tomlOut, pl *penLine) {
 	if s.ctrl == nil && s.ctrlSocket == "" && s.webFile == "" {
 		return
 	}
 	listen := "127.0.0.1:9090"
+	if pl.listen.port == 9090 {
+		listen = "127.0.0.1:9091"
+	}
 	w.blank()
 	switch {
 	case s.ctrl != nil:
@@ -278,7 +281,14 @@ func (s *penSettings) servers(w *tomlOut, pl *penLine) {
 		w.line("  [[pools.pen.servers]]", "")
 		w.kv("  ", "address", tomlString(ps.address), "")
 		if ps.weight > 1 {
-			w.kv("  ", "weight", strconv.Itoa(ps.weight), "pen's weight field")
+			why := "pen's weight field"
+			switch {
+			case !s.weight:
+				why += "; unused here, as pen used it only with -W"
+			case s.tracks():
+				why += "; ip stickiness places new clients without weights"
+			}
+			w.kv("  ", "weight", strconv.Itoa(ps.weight), why)
 		} else if ps.weight == 0 && s.weight {
 			w.comment("  ", "pen -W never chose this server first (weight 0); quill's least weight is 1")
 		}
