@@ -17,7 +17,7 @@ type penSettings struct {
 	emergency                                                *penServer
 
 	// from is how each translated setting was written ("-x 500",
-	// `-o "conn_max 500"`), keyed by the pen option letter or penctl
+	// "-o 'conn_max 500'"), keyed by the pen option letter or penctl
 	// word; a setting absent here is pen's default.
 	from map[string]string
 	// notes are the options with no equivalent, each with why.
@@ -78,11 +78,10 @@ var penctlNoEquivalent = map[string]string{
 	"include":           "translate the included file's commands by hand",
 	"idlers":            "quill keeps idle backend connections open by itself (keep-alive)",
 	"pending_max":       "quill bounds connects with connect_timeout, not a count",
-	"tcp_fastclose":     "quill closes both sides of a tunnel when one side closes",
 	"dummy":             "quill demo runs test servers",
 	"block":             "obsolete in pen: nothing to carry over",
 	"delayed_forward":   "obsolete in pen: nothing to carry over",
-	"keepalive":         "quill keeps idle backend connections open by itself (keep-alive)",
+	"keepalive":         "quill always sets TCP keepalive on client and server connections",
 	"ssl_ocsp_response": "no equivalent in quill",
 }
 
