@@ -149,3 +149,44 @@ func TestCertificates(t *testing.T) {
 		})
 	}
 }
+
+// A prepared set is not served until Commit; a set that fails to prepare
+// leaves the served one alone.
+func TestPrepareCommit(t *testing.T) {
+	dir := t.TempDir()
+	a := writePair(t, dir, "a", leafSpec{names: []string{"quill.test"}})
+	b := writePair(t, dir, "b", leafSpec{names: []string{"quill.test"}})
+	term := newTerminator(t, Options{Certificates: []CertFile{a}})
+	addr := serve(t, term, viaListener)
+	tests := []struct {
+		name    string
+		opts    Options
+		commit  bool
+		wantErr string
+		want    CertFile
+	}{
+		{name: "prepared, not committed", opts: Options{Certificates: []CertFile{b}}, want: a},
+		{name: "mismatched key", opts: Options{Certificates: []CertFile{{Cert: b.Cert, Key: a.Key}}}, wantErr: "does not match", want: a},
+		{name: "committed", opts: Options{Certificates: []CertFile{b}}, commit: true, want: b},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next, err := term.Prepare(tt.opts)
+			switch {
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Prepare error %v, want one mentioning %q", err, tt.wantErr)
+			case tt.wantErr == "" && err != nil:
+				t.Fatal(err)
+			}
+			if tt.commit {
+				next.Commit()
+			}
+			if !bytes.Equal(servedLeaf(t, addr, "quill.test"), leafOf(t, tt.want.Cert).Raw) {
+				t.Errorf("served certificate is not %s", tt.want.Cert)
+			}
+			if got := term.Certificates(); len(got) != 1 || got[0].Source != tt.want.Cert {
+				t.Errorf("Certificates() = %+v, want only %s", got, tt.want.Cert)
+			}
+		})
+	}
+}

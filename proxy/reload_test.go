@@ -1,0 +1,238 @@
+package proxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"quill/config"
+)
+
+// reloadFixture is a proxy with a plain VIP, a TLS VIP, an admin listener
+// and an access log, and the parts of the configs a test moves it to.
+type reloadFixture struct {
+	dir                  string
+	web1, web2           *testBackend
+	certA, certB         testCert
+	plain, secure, admin string
+	log                  string
+}
+
+// gen is what differs between the configs of the reload tests.
+type gen struct {
+	cert   testCert
+	weight int    // of web1
+	admin  string // the admin address
+	log    string // the global access log
+	// tls2 is the listen address of an extra TLS VIP with a log of its
+	// own, or "".
+	tls2 string
+}
+
+func newReloadFixture(t *testing.T) *reloadFixture {
+	dir := t.TempDir()
+	return &reloadFixture{
+		dir:  dir,
+		web1: newTestBackend(t, "web1"), web2: newTestBackend(t, "web2"),
+		certA: newTestCert(t, dir, "a"), certB: newTestCert(t, dir, "b"),
+		plain: freeAddr(t), secure: freeAddr(t), admin: freeAddr(t),
+		log: filepath.Join(dir, "access.log"),
+	}
+}
+
+func (f *reloadFixture) config(g gen) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[global]\nshutdown_timeout = \"2s\"\n[admin]\nlisten = %q\n", g.admin)
+	fmt.Fprintf(&b, "[access_log]\npath = %q\nwindow = \"10ms\"\n", g.log)
+	fmt.Fprintf(&b, "[vips.web]\nlisten = [%q]\n  [[vips.web.routes]]\n  pool = \"app\"\n", f.plain)
+	fmt.Fprintf(&b, "[vips.secure]\nlisten = [%q]\n  [vips.secure.tls]\n  certificates = [{ cert = %q, key = %q }]\n  [[vips.secure.routes]]\n  pool = \"app\"\n",
+		f.secure, g.cert.cert, g.cert.key)
+	if g.tls2 != "" {
+		fmt.Fprintf(&b, "[vips.tls2]\nlisten = [%q]\n  [vips.tls2.tls]\n  certificates = [{ cert = %q, key = %q }]\n  [vips.tls2.access_log]\n  path = %q\n  [[vips.tls2.routes]]\n  pool = \"app\"\n",
+			g.tls2, f.certB.cert, f.certB.key, filepath.Join(f.dir, "tls2.log"))
+	}
+	fmt.Fprintf(&b, "[pools.app]\nbalance = \"weighted\"\nservers = [{ address = %q, name = \"web1\", weight = %d }, { address = %q, name = \"web2\" }]\n",
+		f.web1.addr(), g.weight, f.web2.addr())
+	return b.String()
+}
+
+// running is what a refused reload must leave as it was.
+type running struct {
+	cfg    *config.Config
+	leaf   []byte
+	weight int
+}
+
+func (f *reloadFixture) observe(t *testing.T, tp *testProxy, admin string) running {
+	t.Helper()
+	return running{cfg: tp.Config(), leaf: servedLeaf(t, f.secure), weight: apiServers(t, admin)["web1"].Weight}
+}
+
+// TestRefusedReloadChangesNothing refuses a reload for each reason a
+// reload can fail, each time in a file that also changes a certificate, a
+// weight, the admin address and the access log, and adds a TLS VIP with a
+// log of its own, so that the attempt has prepared or opened all of those
+// when it fails. Afterwards the proxy must serve exactly as before and
+// hold no more goroutines or descriptors than before.
+func TestRefusedReloadChangesNothing(t *testing.T) {
+	f := newReloadFixture(t)
+	first := gen{cert: f.certA, weight: 1, admin: f.admin, log: f.log}
+	tp := startProxy(t, f.config(first))
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenAddr := taken.Addr().String()
+
+	tests := []struct {
+		name    string
+		edit    func(c *config.Config)
+		wantErr string
+	}{
+		{"a VIP address is taken", func(c *config.Config) {
+			c.VIPs["tls2"].Listen = append(c.VIPs["tls2"].Listen, takenAddr)
+		}, "address already in use"},
+		{"the admin address is taken", func(c *config.Config) { c.Admin.Listen = takenAddr }, "address already in use"},
+		{"the admin address is a VIP's", func(c *config.Config) { c.Admin.Listen = f.plain }, `vip "web"`},
+		{"a key does not match its certificate", func(c *config.Config) {
+			c.VIPs["tls2"].TLS.Certificates[0].Key = f.certA.key
+		}, "does not match"},
+		{"a key file is missing", func(c *config.Config) {
+			c.VIPs["tls2"].TLS.Certificates[0].Key = filepath.Join(f.dir, "missing.key")
+		}, "missing.key"},
+		{"an access log directory is missing", func(c *config.Config) {
+			c.VIPs["tls2"].AccessLog.Path = filepath.Join(f.dir, "missing", "tls2.log")
+		}, "no such file or directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.observe(t, tp, f.admin)
+			newAdmin, tls2 := freeAddr(t), freeAddr(t)
+			refused := gen{cert: f.certB, weight: 9, admin: newAdmin, log: filepath.Join(f.dir, "new.log"), tls2: tls2}
+			goroutines, fds := settled(t)
+
+			err := tp.reload(t, f.config(refused), tt.edit)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("reload error %v, want one mentioning %q", err, tt.wantErr)
+			}
+			backTo(t, goroutines, fds)
+
+			after := f.observe(t, tp, f.admin)
+			if after.cfg != before.cfg {
+				t.Error("the config in force changed")
+			}
+			if !sameLeaf(after.leaf, f.certA.leaf) {
+				t.Error("the TLS VIP serves another certificate")
+			}
+			if after.weight != 1 {
+				t.Errorf("web1 has weight %d, want 1", after.weight)
+			}
+			for _, addr := range []string{newAdmin, tls2} {
+				if bound(t, addr) {
+					t.Errorf("%s of the refused file is still bound", addr)
+				}
+			}
+			lines := countLines(f.log)
+			if code, body := getBody(t, "http://"+f.plain+"/"); code != http.StatusOK || !strings.HasPrefix(body, "web") {
+				t.Errorf("plain VIP answers %d %q", code, body)
+			}
+			waitFor(t, 5*time.Second, "the request is in the running access log", func() bool { return countLines(f.log) > lines })
+		})
+	}
+
+	t.Run("the same changes without the fault apply", func(t *testing.T) {
+		newAdmin, tls2 := freeAddr(t), freeAddr(t)
+		newLog := filepath.Join(f.dir, "new.log")
+		if err := tp.reload(t, f.config(gen{cert: f.certB, weight: 9, admin: newAdmin, log: newLog, tls2: tls2}), nil); err != nil {
+			t.Fatal(err)
+		}
+		now := f.observe(t, tp, newAdmin)
+		if !sameLeaf(now.leaf, f.certB.leaf) || !sameLeaf(servedLeaf(t, tls2), f.certB.leaf) {
+			t.Error("the new certificate is not served")
+		}
+		if now.weight != 9 {
+			t.Errorf("web1 has weight %d, want 9", now.weight)
+		}
+		waitFor(t, 5*time.Second, "the old admin address is closed", func() bool { return !bound(t, f.admin) })
+		getBody(t, "http://"+f.plain+"/")
+		waitFor(t, 5*time.Second, "the request is in the new access log", func() bool { return countLines(newLog) > 0 })
+	})
+}
+
+// TestReloadMovesAdminListener changes [admin] listen and reloads through
+// the admin API itself: the answer comes back on the old address, and
+// from then on the new one serves the API, reloads included.
+func TestReloadMovesAdminListener(t *testing.T) {
+	f := newReloadFixture(t)
+	tp := startProxy(t, f.config(gen{cert: f.certA, weight: 1, admin: f.admin, log: f.log}))
+	steps := []struct {
+		name   string
+		from   string
+		to     string
+		weight int
+	}{
+		{"to a new address", f.admin, freeAddr(t), 2},
+		{"and on again", "", freeAddr(t), 3},
+	}
+	for i := range steps {
+		s := &steps[i]
+		if s.from == "" {
+			s.from = steps[i-1].to
+		}
+		t.Run(s.name, func(t *testing.T) {
+			writeTestFile(t, tp.path, []byte(f.config(gen{cert: f.certA, weight: s.weight, admin: s.to, log: f.log})))
+			resp, err := client.Post("http://"+s.from+"/api/reload", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res struct{ Applied bool }
+			err = json.NewDecoder(resp.Body).Decode(&res)
+			resp.Body.Close()
+			if err != nil || !res.Applied {
+				t.Fatalf("reload through the old address: %s %v %+v", resp.Status, err, res)
+			}
+			if w := apiServers(t, s.to)["web1"].Weight; w != s.weight {
+				t.Errorf("the new admin address shows weight %d, want %d", w, s.weight)
+			}
+			waitFor(t, 5*time.Second, "the old admin address is closed", func() bool { return !bound(t, s.from) })
+		})
+	}
+}
+
+// TestAdminOnVIPAddressRefusedAtStart: the admin listener may not share a
+// VIP's address, even through a wildcard.
+func TestAdminOnVIPAddressRefusedAtStart(t *testing.T) {
+	vip := freeAddr(t)
+	_, port, _ := net.SplitHostPort(vip)
+	tests := []struct {
+		name, admin string
+	}{
+		{"same address", vip},
+		{"wildcard on the VIP's port", "0.0.0.0:" + port},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := fmt.Sprintf("[admin]\nlisten = %q\n[vips.web]\nlisten = [%q]\n  [[vips.web.routes]]\n  pool = \"app\"\n[pools.app]\nservers = [{ address = \"127.0.0.1:1\" }]\n", tt.admin, vip)
+			cfg := parseConfig(t, "quill.toml", src, func(c *config.Config) { c.Admin.Listen = tt.admin })
+			p, err := New(cfg, zap.NewNop())
+			if err == nil {
+				p.Shutdown(t.Context())
+				t.Fatal("started with the admin listener on a VIP's address")
+			}
+			if !strings.Contains(err.Error(), `vip "web"`) {
+				t.Errorf("error %q does not name the VIP", err)
+			}
+			if bound(t, vip) {
+				t.Error("the VIP address stayed bound after the refused start")
+			}
+		})
+	}
+}
