@@ -179,7 +179,7 @@ measure() {
 	esac
 	after=$(cpu_ticks "$p")
 	if [[ $s == h2 ]]; then
-		rate=$(awk '/^finished in/ { print $4 }' <<<"$out")
+		rate=$(awk '/^finished in/ { printf "%.0f", $4 }' <<<"$out")
 		count=$(sed -n 's/.* \([0-9]*\) succeeded, \([0-9]*\) failed, \([0-9]*\) errored.*/\1/p' <<<"$out")
 		err=$(sed -n 's/.* succeeded, \([0-9]*\) failed, \([0-9]*\) errored.*/\1 \2/p' <<<"$out" | awk '{ print $1 + $2 }')
 		awk '$2 != -1 { print $3 }' "$work/h2.log" 2>/dev/null >"$work/h2.us" || true

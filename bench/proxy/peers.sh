@@ -295,6 +295,9 @@ peer_notes() {
   makes several), in pen's own format, not CLF. pen sets up its table of `-x` connections at
   start, so its idle connections add little to the RSS it already has.
 - **Spikes and EXTRA targets**: plain HTTP only; nothing but forwarding (no TLS, HTTP/2,
-  stickiness or log).
+  stickiness or log). The fasthttp spike removes no hop-by-hop header: a client's
+  `Connection: close` goes on to the backend, and fasthttp's HostClient closes a backend
+  connection after a request that asked for it, so in *close* the spike also connects to a
+  backend for every request.
 EOF
 }

@@ -46,7 +46,7 @@ versions() {
 		echo "- fasthttp-spike: $(awk '$1 == "require" && $2 ~ /fasthttp/ { print $2, $3 } $1 ~ /valyala\/fasthttp$/ { print $1, $2 }' bench/proxy/spikes/fasthttp/go.mod | head -1)"
 	fi
 	for t in "${!extra_cmd[@]}"; do
-		echo "- $t: \`${extra_cmd[$t]}\`"
+		if [[ $t != fasthttp-spike ]]; then echo "- $t: \`${extra_cmd[$t]}\`"; fi
 	done
 }
 
@@ -71,6 +71,22 @@ headline() {
 			else
 				line+=" $(ratio "$r" "$hr") / $(ratio "$e" "$he") |"
 			fi
+		done
+		echo "$line"
+	done
+}
+
+# feature_costs: what the access log and cookie stickiness cost each target,
+# as its figures with the feature on over its plain keep-alive ones (ka64).
+feature_costs() {
+	local t s line
+	echo "| target | log ÷ ka64, req/s | log ÷ ka64, per CPU-s | sticky ÷ ka64, req/s | sticky ÷ ka64, per CPU-s |"
+	echo "| --- | ---: | ---: | ---: | ---: |"
+	for t in "${targets[@]}"; do
+		line="| $t |"
+		for s in log sticky; do
+			line+=" $(ratio "$(med "${r_rate[$s,$t]:-}")" "$(med "${r_rate[ka64,$t]:-}")") |"
+			line+=" $(ratio "$(med "${r_eff[$s,$t]:-}")" "$(med "${r_eff[ka64,$t]:-}")") |"
 		done
 		echo "$line"
 	done
@@ -165,6 +181,7 @@ report() {
 	echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); kernel $(uname -sr)"
 	echo "- settings: ROUNDS=$ROUNDS DUR=$DUR THREADS=$THREADS H2_CONNS=$H2_CONNS H2_STREAMS=$H2_STREAMS BIG_CONNS=$BIG_CONNS IDLE_CONNS=$IDLE_CONNS SPIKES=$SPIKES PROBES=$PROBES"
 	echo "- load average (1, 5, 15 min): $load_before before the rounds, $load_after after"
+	echo "- the whole run took $((SECONDS / 60)) min $((SECONDS % 60)) s"
 	versions
 	echo
 	echo "Everything runs on the same cores: wrk or h2load, two Go backends and the proxy. Figures are"
@@ -177,6 +194,14 @@ report() {
 	echo
 	headline
 	echo
+	if [[ " $SCENARIOS " == *" ka64 "* ]]; then
+		echo "## What the access log and cookie stickiness cost"
+		echo
+		echo "Each target's figures with the feature on, over its own keep-alive figures at 64 connections."
+		echo
+		feature_costs
+		echo
+	fi
 	echo "## Scenarios"
 	echo
 	for s in $SCENARIOS; do scenario_table "$s"; done

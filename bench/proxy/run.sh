@@ -243,4 +243,4 @@ echo
 cat "$work/results.md"
 cp "$work/results.md" "$OUT"
 echo
-echo "written to $OUT"
+echo "written to $OUT; the run took $((SECONDS / 60)) min $((SECONDS % 60)) s"
