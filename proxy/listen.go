@@ -107,6 +107,18 @@ func (s *socket) Close() error {
 	return s.closeErr
 }
 
+// waitClosed waits until the server that owns the socket has closed it,
+// for at most a second: http.Server.Shutdown closes its listeners first
+// thing, and closing them from outside would make Serve report an error.
+func (s *socket) waitClosed() {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-s.closed:
+	case <-t.C:
+	}
+}
+
 func (s *socket) Addr() net.Addr { return s.tcp.Addr() }
 
 // overlaps reports whether two listen addresses would be the same socket

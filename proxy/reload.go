@@ -229,7 +229,7 @@ func (p *Proxy) commit(a *attempt) {
 	}
 	for addr, f := range p.fronts {
 		if a.fronts[addr] != f {
-			p.retire(f, wait)
+			p.retire(f, p.sockets[addr], wait)
 		}
 	}
 	p.fronts, p.sockets = a.fronts, a.sockets
@@ -257,6 +257,7 @@ func (p *Proxy) commit(a *attempt) {
 			// The request that asked for this reload may be in flight
 			// on the old admin listener: let it finish.
 			go old.stop(wait)
+			old.sock.waitClosed()
 		}
 		p.admin = a.admin
 		if p.serving && p.admin != nil {
@@ -276,8 +277,10 @@ func (p *Proxy) commit(a *attempt) {
 }
 
 // retire stops a front that left the config, letting its in-flight
-// requests finish for at most timeout.
-func (p *Proxy) retire(f *front, timeout time.Duration) {
+// requests finish for at most timeout. It returns once the front's socket
+// is closed, so that from the commit on only the new generation accepts,
+// also on an address whose socket the new one shares.
+func (p *Proxy) retire(f *front, s *socket, timeout time.Duration) {
 	if !p.serving {
 		f.ln.Close()
 		return
@@ -288,5 +291,9 @@ func (p *Proxy) retire(f *front, timeout time.Duration) {
 		if err := f.shutdown(ctx); err != nil {
 			p.log.Warn("listener closed with requests in flight", zap.String("listen", f.addr), zap.Error(err))
 		}
+		// Should the server not have started serving yet, Shutdown
+		// had no listener to close.
+		s.Close()
 	}()
+	s.waitClosed()
 }
