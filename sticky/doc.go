@@ -20,7 +20,7 @@
 // IP mode remembers clients in a [Table] keyed by [ClientKey] (the IPv4
 // address, or the IPv6 /64 by default), with an idle TTL and an LRU bound, as
 // pen -h -T -c and HAProxy stick tables do. A client the table does not know
-// is placed by rendezvous hashing ([Pick], [PickWeighted]): the highest
+// is placed by rendezvous hashing ([Rendezvous], [Pick]): the highest
 // [Score] of the client's hash against each healthy server's [ServerID]. The
 // choice depends only on the client and the set of healthy servers, so a host
 // that has just taken over with an empty table sends a returning client to

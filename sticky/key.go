@@ -48,7 +48,7 @@ func ClientKey(ip netip.Addr, v6PrefixBits int) Key {
 }
 
 // Hash returns a well-mixed 64-bit hash of both halves of the key. It is the
-// client value given to [Score], [Pick] and [PickWeighted], and it is the
+// client value given to [Score], [Rendezvous] and [Pick], and it is the
 // same in every quill process.
 func (k Key) Hash() uint64 {
 	return mix64(k.Hi ^ mix64(k.Lo^keySeed))

@@ -3,7 +3,6 @@ package sticky
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"math"
 )
 
 // Fixed constants that separate the uses of mix64. They are part of the
@@ -32,56 +31,47 @@ func Score(client, server uint64) uint64 {
 	return mix64(client ^ mix64(server^serverSeed))
 }
 
-// Pick returns the index in ids of the server with the highest [Score] for
-// client, or -1 when ids is empty. Equal scores, which need a 64-bit
-// collision, go to the larger id so that the order of ids never matters.
+// Rendezvous finds, among servers offered one at a time, the one with the
+// highest [Score] for a client. It is the one placement every quill host
+// computes, for balance "hash" and for the first server of an ip-sticky
+// client. Scores of one client against distinct ids never tie, since Score is
+// a bijection of the server id for a given client (mix64 and xor are), so the
+// choice depends on the set of ids alone, not on the order in which they are
+// offered: two hosts whose configs list the servers differently still agree.
 // Removing a server moves only the clients that were on it; adding one moves
-// to it only the share of clients it now wins.
+// to it only the share of clients it now wins. A Rendezvous lives on the
+// caller's stack: choosing allocates nothing.
+type Rendezvous struct {
+	client uint64
+	score  uint64
+	found  bool
+}
+
+// NewRendezvous starts a choice for a client hash (see [Key.Hash]).
+func NewRendezvous(client uint64) Rendezvous { return Rendezvous{client: client} }
+
+// Offer considers the server with id (see [ServerID]) and reports whether it
+// now leads, so that the caller keeps the server that goes with the winning id.
+func (r *Rendezvous) Offer(id uint64) bool {
+	s := Score(r.client, id)
+	if r.found && s <= r.score {
+		return false
+	}
+	r.score, r.found = s, true
+	return true
+}
+
+// Pick returns the index in ids of the server a [Rendezvous] chooses for
+// client, or -1 when ids is empty.
 func Pick(client uint64, ids []uint64) int {
+	r := NewRendezvous(client)
 	best := -1
-	var bestScore uint64
 	for i, id := range ids {
-		s := Score(client, id)
-		if best < 0 || s > bestScore || (s == bestScore && id > ids[best]) {
-			best, bestScore = i, s
+		if r.Offer(id) {
+			best = i
 		}
 	}
 	return best
-}
-
-// PickWeighted returns the index in ids of the server that wins client under
-// weighted rendezvous hashing, or -1 when no server has a positive weight.
-// weights[i] is the weight of ids[i], so weights must be at least as long as
-// ids; a server with weight 0 or less is never picked.
-//
-// Each server scores -weight/ln(u), where u in (0,1) is taken from [Score].
-// A server then wins a share of clients proportional to its weight, and
-// changing one weight moves clients only to or from that server. With equal
-// weights the result is the same as [Pick].
-func PickWeighted(client uint64, ids []uint64, weights []int) int {
-	if len(weights) < len(ids) {
-		panic("sticky: PickWeighted: fewer weights than ids")
-	}
-	best := -1
-	var bestScore float64
-	for i, id := range ids {
-		w := weights[i]
-		if w <= 0 {
-			continue
-		}
-		s := -float64(w) / math.Log(unitInterval(Score(client, id)))
-		if best < 0 || s > bestScore || (s == bestScore && id > ids[best]) {
-			best, bestScore = i, s
-		}
-	}
-	return best
-}
-
-// unitInterval maps a 64-bit hash onto the open interval (0,1), keeping the
-// 53 bits a float64 can hold and centring each step so neither 0 (whose
-// logarithm is infinite) nor 1 (whose logarithm is zero) can occur.
-func unitInterval(h uint64) float64 {
-	return (float64(h>>11) + 0.5) / (1 << 53)
 }
 
 // mix64 is the splitmix64 finaliser (Stafford's variant 13): a bijection on

@@ -163,81 +163,124 @@ func TestPickAddingServer(t *testing.T) {
 	}
 }
 
-func TestPickWeightedShares(t *testing.T) {
-	tests := []struct {
-		name    string
-		weights []int
-		want    []float64
-	}{
-		{"3:1", []int{3, 1}, []float64{75, 25}},
-		{"1:3", []int{1, 3}, []float64{25, 75}},
-		{"1:1:2", []int{1, 1, 2}, []float64{25, 25, 50}},
-		{"10:0:10", []int{10, 0, 10}, []float64{50, 0, 50}},
-		{"negative never picked", []int{-5, 1}, []float64{0, 100}},
+func TestPickIgnoresOrder(t *testing.T) {
+	ids := serverIDs(6)
+	reversed := slices.Clone(ids)
+	slices.Reverse(reversed)
+	for i, c := range clientHashes(10_000, false) {
+		if a, b := ids[Pick(c, ids)], reversed[Pick(c, reversed)]; a != b {
+			t.Fatalf("client %d: Pick chose %#x, or %#x with servers reversed", i, a, b)
+		}
 	}
-	hs := clientHashes(clients, false)
+}
+
+// unmix64 inverts mix64, which proves it a bijection: then so is Score for
+// one client, and two servers can never tie.
+func unmix64(z uint64) uint64 {
+	z ^= z>>31 ^ z>>62
+	z *= 0x319642b2d24d8ec3 // inverse of 0x94d049bb133111eb mod 2^64
+	z ^= z>>27 ^ z>>54
+	z *= 0x96de1b173f119089 // inverse of 0xbf58476d1ce4e5b9 mod 2^64
+	z ^= z>>30 ^ z>>60
+	return z
+}
+
+func TestScoreIsABijectionOfTheServer(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []uint64
+	}{
+		{"zero and one", []uint64{0, 1}},
+		{"high bits", []uint64{1 << 63, ^uint64(0), 0x8000000000000001}},
+		{"server ids", serverIDs(1000)},
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ids := serverIDs(len(tt.weights))
-			counts := make([]int, len(ids))
-			for _, c := range hs {
-				counts[PickWeighted(c, ids, tt.weights)]++
-			}
-			for i, n := range counts {
-				if got := percent(n, clients); math.Abs(got-tt.want[i]) > 2 {
-					t.Errorf("server %d (weight %d) has %.2f%% of clients, want %.0f%% ± 2", i, tt.weights[i], got, tt.want[i])
+			for _, x := range tt.in {
+				if got := unmix64(mix64(x)); got != x {
+					t.Fatalf("unmix64(mix64(%#x)) = %#x", x, got)
+				}
+				const client = 0xca85bd3c258e7b9e
+				if got := unmix64(unmix64(Score(client, x))^client) ^ serverSeed; got != x {
+					t.Fatalf("Score(client, %#x) does not give the server back: %#x", x, got)
 				}
 			}
 		})
 	}
 }
 
-func TestPickWeightedEqualWeightsMatchPick(t *testing.T) {
+// TestRendezvousSkipsUnoffered checks what the proxy relies on: offering only
+// the servers that may take a client chooses as Pick does over those alone.
+func TestRendezvousSkipsUnoffered(t *testing.T) {
 	ids := serverIDs(5)
-	weights := []int{7, 7, 7, 7, 7}
-	for i, c := range clientHashes(10_000, false) {
-		if p, w := Pick(c, ids), PickWeighted(c, ids, weights); p != w {
-			t.Fatalf("client %d: Pick = %d, PickWeighted = %d", i, p, w)
-		}
+	tests := []struct {
+		name string
+		down []int
+	}{
+		{"none down", nil},
+		{"first down", []int{0}},
+		{"two down", []int{1, 3}},
+		{"all but one down", []int{0, 1, 2, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var up []uint64
+			for i, id := range ids {
+				if !slices.Contains(tt.down, i) {
+					up = append(up, id)
+				}
+			}
+			for i, c := range clientHashes(5_000, false) {
+				r := NewRendezvous(c)
+				var chosen uint64
+				for j, id := range ids {
+					if !slices.Contains(tt.down, j) && r.Offer(id) {
+						chosen = id
+					}
+				}
+				if want := up[Pick(c, up)]; chosen != want {
+					t.Fatalf("client %d: offered servers chose %#x, Pick over them %#x", i, chosen, want)
+				}
+			}
+		})
 	}
 }
 
-func TestPickIgnoresOrder(t *testing.T) {
-	ids := serverIDs(6)
-	reversed := slices.Clone(ids)
-	slices.Reverse(reversed)
-	weights := []int{1, 2, 3, 4, 5, 6}
-	reversedWeights := slices.Clone(weights)
-	slices.Reverse(reversedWeights)
-	for i, c := range clientHashes(10_000, false) {
-		if a, b := ids[Pick(c, ids)], reversed[Pick(c, reversed)]; a != b {
-			t.Fatalf("client %d: Pick chose %#x, or %#x with servers reversed", i, a, b)
-		}
-		if a, b := ids[PickWeighted(c, ids, weights)], reversed[PickWeighted(c, reversed, reversedWeights)]; a != b {
-			t.Fatalf("client %d: PickWeighted chose %#x, or %#x with servers reversed", i, a, b)
-		}
+// TestPickIsStable pins whole placements: the server both hosts of an HA
+// pair give a client must not change between versions.
+func TestPickIsStable(t *testing.T) {
+	ids := serverIDs(4)
+	tests := []struct {
+		client string
+		want   int
+	}{
+		{"192.0.2.1", 2},
+		{"192.0.2.2", 0},
+		{"198.51.100.7", 2},
+		{"2001:db8:1:2::99", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.client, func(t *testing.T) {
+			c := ClientKey(netip.MustParseAddr(tt.client), 0).Hash()
+			if got := Pick(c, ids); got != tt.want {
+				t.Errorf("Pick = %d, want %d", got, tt.want)
+			}
+		})
 	}
 }
 
 func TestPickNone(t *testing.T) {
 	tests := []struct {
-		name    string
-		ids     []uint64
-		weights []int
+		name string
+		ids  []uint64
 	}{
-		{"no servers", nil, nil},
-		{"empty servers", []uint64{}, []int{}},
-		{"all weights zero", serverIDs(3), []int{0, 0, 0}},
+		{"no servers", nil},
+		{"empty servers", []uint64{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if len(tt.ids) == 0 {
-				if got := Pick(42, tt.ids); got != -1 {
-					t.Errorf("Pick = %d, want -1", got)
-				}
-			}
-			if got := PickWeighted(42, tt.ids, tt.weights); got != -1 {
-				t.Errorf("PickWeighted = %d, want -1", got)
+			if got := Pick(42, tt.ids); got != -1 {
+				t.Errorf("Pick = %d, want -1", got)
 			}
 		})
 	}
@@ -245,17 +288,12 @@ func TestPickNone(t *testing.T) {
 
 func TestPickDoesNotAllocate(t *testing.T) {
 	ids := serverIDs(16)
-	weights := make([]int, len(ids))
-	for i := range weights {
-		weights[i] = i + 1
-	}
 	ip := netip.MustParseAddr("2001:db8::1")
 	tests := []struct {
 		name string
 		pick func()
 	}{
 		{"Pick", func() { sink = uint64(Pick(12345, ids)) }},
-		{"PickWeighted", func() { sink = uint64(PickWeighted(12345, ids, weights)) }},
 		{"ClientKey and Hash", func() { sink = ClientKey(ip, 0).Hash() }},
 	}
 	for _, tt := range tests {
