@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -23,7 +24,16 @@ import (
 var (
 	quillBin   string // the quill binary under test
 	backendBin string // testbackend
+	// raceBuild is whether quillBin has the race detector: always, unless
+	// QUILL_E2E_RACE=0 asks for a plain build (to measure, say). It costs
+	// the suite about a minute and finds the races that only whole
+	// scenarios (reloads under load, failovers) provoke.
+	raceBuild = os.Getenv("QUILL_E2E_RACE") != "0"
 )
+
+// raceExitCode is the race detector's exit status for a process that
+// found a race and otherwise exited normally.
+const raceExitCode = 66
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "quill-e2e-")
@@ -33,9 +43,17 @@ func TestMain(m *testing.M) {
 	}
 	quillBin = filepath.Join(dir, "quill")
 	backendBin = filepath.Join(dir, "testbackend")
-	for bin, pkg := range map[string]string{quillBin: "quill/cmd/quill", backendBin: "quill/e2e/testbackend"} {
-		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+	quillBuild := []string{"build", "-o", quillBin}
+	if raceBuild {
+		quillBuild = append(quillBuild, "-race")
+	}
+	for _, args := range [][]string{
+		append(quillBuild, "quill/cmd/quill"),
+		{"build", "-o", backendBin, "quill/e2e/testbackend"},
+	} {
+		out, err := exec.Command("go", args...).CombinedOutput()
 		if err != nil {
+			pkg := args[len(args)-1]
 			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
 			os.Exit(1)
 		}
@@ -88,11 +106,28 @@ func start(t *testing.T, stdout io.Writer, name string, args ...string) *proc {
 	}()
 	t.Cleanup(func() {
 		p.kill()
-		if t.Failed() {
+		if race := p.raceReport(); race != "" {
+			t.Errorf("data race in %s %s:\n%s", filepath.Base(name), strings.Join(args, " "), race)
+		} else if t.Failed() {
 			t.Logf("output of %s %s:\n%s", filepath.Base(name), strings.Join(args, " "), p.out.String())
 		}
 	})
 	return p
+}
+
+// raceReport is what the race detector reported in the output of a
+// process that has exited, or "". Reports are written as races happen, so
+// a process killed at the end of its test has written them already.
+func (p *proc) raceReport() string {
+	out := p.out.String()
+	if i := strings.Index(out, "WARNING: DATA RACE"); i >= 0 {
+		return out[max(0, strings.LastIndex(out[:i], "\n=====")):]
+	}
+	var ee *exec.ExitError
+	if errors.As(p.exited, &ee) && ee.ExitCode() == raceExitCode {
+		return fmt.Sprintf("exit status %d (the race detector's) and no report in the output:\n%s", raceExitCode, out)
+	}
+	return ""
 }
 
 func (p *proc) signal(s syscall.Signal) { p.cmd.Process.Signal(s) }
@@ -251,5 +286,31 @@ func requireTool(t *testing.T, name string) {
 			t.Fatalf("%s is not installed; .ci/run must install it", name)
 		}
 		t.Skipf("%s is not installed", name)
+	}
+}
+
+// TestRaceReport proves the check that fails a test whose process
+// reported a data race, on real processes that print or exit like the
+// race detector.
+func TestRaceReport(t *testing.T) {
+	tests := []struct {
+		name, script string
+		want         bool
+	}{
+		{"report in the output", `echo ==================; echo "WARNING: DATA RACE"; echo "Write at 0x00c000 by goroutine 7:"`, true},
+		{"the detector's exit status", "exit 66", true},
+		{"clean exit", "echo fine", false},
+		{"other failure", "exit 1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &proc{cmd: exec.Command("sh", "-c", tt.script), out: &syncBuffer{}, done: make(chan struct{})}
+			p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+			p.exited = p.cmd.Run()
+			close(p.done)
+			if got := p.raceReport() != ""; got != tt.want {
+				t.Errorf("race reported: %v, want %v (%q)", got, tt.want, p.raceReport())
+			}
+		})
 	}
 }

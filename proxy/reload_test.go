@@ -236,3 +236,40 @@ func TestAdminOnVIPAddressRefusedAtStart(t *testing.T) {
 		})
 	}
 }
+
+// TestRuntimeAPIChangesAcrossReload: a state set through the API survives
+// reloads; a weight set through the API survives them until the file
+// changes that server's weight.
+func TestRuntimeAPIChangesAcrossReload(t *testing.T) {
+	f := newReloadFixture(t)
+	file := func(w int) string { return f.config(gen{cert: f.certA, weight: w, admin: f.admin, log: f.log}) }
+	tp := startProxy(t, file(1))
+	resp, err := client.Post("http://"+f.admin+"/api/servers/app/web1?state=drain&weight=7", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("setting web1: %s", resp.Status)
+	}
+	steps := []struct {
+		name       string
+		fileWeight int
+		wantWeight int
+	}{
+		{"file weight unchanged: the API's stays", 1, 7},
+		{"file weight changed: the file's wins", 4, 4},
+		{"file weight back: the API's is gone", 1, 1},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			if err := tp.reload(t, file(s.fileWeight), nil); err != nil {
+				t.Fatal(err)
+			}
+			got := apiServers(t, f.admin)["web1"]
+			if got.Weight != s.wantWeight || got.State != "drain" {
+				t.Errorf("web1 is %s with weight %d, want drain with %d", got.State, got.Weight, s.wantWeight)
+			}
+		})
+	}
+}
