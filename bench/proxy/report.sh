@@ -19,6 +19,21 @@ med() {
 		awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
+# medians fills m_rate, m_p50, m_p99 and m_eff, keyed like the r_ arrays,
+# for every scenario and target ("-" where there is no figure).
+declare -A m_rate m_p50 m_p99 m_eff
+medians() {
+	local s t
+	for s in $SCENARIOS; do
+		for t in "${targets[@]}"; do
+			m_rate[$s,$t]=$(med "${r_rate[$s,$t]:-}")
+			m_p50[$s,$t]=$(med "${r_p50[$s,$t]:-}")
+			m_p99[$s,$t]=$(med "${r_p99[$s,$t]:-}")
+			m_eff[$s,$t]=$(med "${r_eff[$s,$t]:-}")
+		done
+	done
+}
+
 # ratio A B: A / B with two decimals, "-" when either is missing.
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "-" }'
@@ -35,7 +50,11 @@ dur_seconds() {
 
 versions() {
 	echo "- go: $(go version | cut -d' ' -f3-)"
-	echo "- quill: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)')"
+	if [[ -n ${QUILL_BIN:-} ]]; then
+		echo "- quill: $QUILL_BIN ($("$work/quill" version 2>&1 | head -1))"
+	else
+		echo "- quill: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)')"
+	fi
 	echo "- HAProxy: $(haproxy -v | head -1)"
 	echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //')"
 	echo "- pen: $(dpkg-query -W -f '${Version}' pen 2>/dev/null || echo unknown) (Debian package)"
@@ -62,10 +81,10 @@ headline() {
 		line="| $s |"
 		for t in "${targets[@]}"; do
 			local r e hr he
-			r=$(med "${r_rate[$s,$t]:-}")
-			e=$(med "${r_eff[$s,$t]:-}")
-			hr=$(med "${r_rate[$s,haproxy]:-}")
-			he=$(med "${r_eff[$s,haproxy]:-}")
+			r=${m_rate[$s,$t]}
+			e=${m_eff[$s,$t]}
+			hr=${m_rate[$s,haproxy]:--}
+			he=${m_eff[$s,haproxy]:--}
 			if [[ $r == - ]]; then
 				line+=" n/a |"
 			else
@@ -85,8 +104,8 @@ feature_costs() {
 	for t in "${targets[@]}"; do
 		line="| $t |"
 		for s in log sticky; do
-			line+=" $(ratio "$(med "${r_rate[$s,$t]:-}")" "$(med "${r_rate[ka64,$t]:-}")") |"
-			line+=" $(ratio "$(med "${r_eff[$s,$t]:-}")" "$(med "${r_eff[ka64,$t]:-}")") |"
+			line+=" $(ratio "${m_rate[$s,$t]:--}" "${m_rate[ka64,$t]:--}") |"
+			line+=" $(ratio "${m_eff[$s,$t]:--}" "${m_eff[ka64,$t]:--}") |"
 		done
 		echo "$line"
 	done
@@ -95,24 +114,24 @@ feature_costs() {
 scenario_table() {
 	local s=$1 t unit="req/s" digits=0 r p50 p99 e qr qe hr he
 	[[ $s == big ]] && unit="MiB/s" digits=1
-	qr=$(med "${r_rate[$s,quill]:-}")
-	qe=$(med "${r_eff[$s,quill]:-}")
-	hr=$(med "${r_rate[$s,haproxy]:-}")
-	he=$(med "${r_eff[$s,haproxy]:-}")
+	qr=${m_rate[$s,quill]:--}
+	qe=${m_eff[$s,quill]:--}
+	hr=${m_rate[$s,haproxy]:--}
+	he=${m_eff[$s,haproxy]:--}
 	echo "### $s: ${scen_title[$s]}"
 	echo
 	printf '| %-16s | %9s | %7s | %7s | %13s | %13s | %17s | %16s | %20s | %6s |\n' target "$unit" "p50 ms" "p99 ms" "req per CPU-s" \
 		"quill ÷ it, $unit" "quill ÷ it, per CPU-s" "it × HAProxy, $unit" "it × HAProxy, per CPU-s" errors
 	printf '| %-16s | %9s | %7s | %7s | %13s | %13s | %17s | %16s | %20s | %6s |\n' --- ---: ---: ---: ---: ---: ---: ---: ---: ---:
 	for t in "${targets[@]}"; do
-		r=$(med "${r_rate[$s,$t]:-}")
+		r=${m_rate[$s,$t]}
 		if [[ $r == - ]]; then
 			printf '| %-16s | %9s | %7s | %7s | %13s | %13s | %17s | %16s | %20s | %6s |\n' "$t" n/a "" "" "" "" "" "" "" ""
 			continue
 		fi
-		p50=$(med "${r_p50[$s,$t]}")
-		p99=$(med "${r_p99[$s,$t]}")
-		e=$(med "${r_eff[$s,$t]}")
+		p50=${m_p50[$s,$t]}
+		p99=${m_p99[$s,$t]}
+		e=${m_eff[$s,$t]}
 		printf '| %-16s | %9s | %7s | %7s | %13s | %13s | %17s | %16s | %20s | %6s |\n' "$t" "$(num "$r" "$digits")" \
 			"$(num "$p50" 2)" "$(num "$p99" 2)" "$(num "$e" 0)" "$(ratio "$qr" "$r")" "$(ratio "$qe" "$e")" \
 			"$(ratio "$r" "$hr")" "$(ratio "$e" "$he")" "${r_err[$s,$t]:-0}"
@@ -169,6 +188,7 @@ probe_table() {
 
 report() {
 	local s t
+	medians
 	echo "# quill beside HAProxy, nginx and pen (bench/proxy/run.sh)"
 	echo
 	if ((ROUNDS < 3)) || awk -v d="$(dur_seconds)" 'BEGIN { exit !(d < 5) }'; then

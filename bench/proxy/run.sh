@@ -23,7 +23,7 @@
 # process, IDLE_CONNS connections that made one request each and stay open,
 # plain and TLS; (RSS after - RSS before) / connections.
 #
-#   bench/proxy/run.sh                       # about 12 minutes on 2 cores
+#   bench/proxy/run.sh                       # about 11 minutes on 2 cores (13 with SPIKES=1)
 #   DUR=1s ROUNDS=1 bench/proxy/run.sh       # a smoke test
 #   SPIKES=1 bench/proxy/run.sh              # also the fasthttp spike and the smuggling probes
 #   EXTRA='mine=/path/to/fwd -listen 127.0.0.1:{PORT} {BACKENDS}' bench/proxy/run.sh
@@ -38,6 +38,7 @@
 #   PEERS [quill haproxy nginx pen]   SCENARIOS [all of the above]
 #   THREADS [2] (wrk, h2load)  H2_CONNS [16]  H2_STREAMS [16]  BIG_CONNS [16]
 #   IDLE_CONNS [5000] (0: no memory test)   OUT [bench/proxy/RESULTS.md]
+#   QUILL_BIN   a quill binary to measure instead of building ./cmd/quill
 #
 # Installs haproxy, nginx-light, pen, wrk, nghttp2-client (h2load), curl and
 # openssl with apt-get when missing. Listens on 127.0.0.1 only; every process
@@ -144,7 +145,11 @@ note() {
 }
 
 echo "== building"
-go build -o "$work/quill" ./cmd/quill
+if [[ -n ${QUILL_BIN:-} ]]; then
+	cp "$QUILL_BIN" "$work/quill"
+else
+	go build -o "$work/quill" ./cmd/quill
+fi
 go build -o "$work/backend" ./bench/proxy/backend
 go build -o "$work/idleconns" ./bench/proxy/idleconns
 go build -o "$work/probe" ./bench/proxy/probe
