@@ -15,6 +15,10 @@ bench_cleanup() {
 bench_workdir() {
 	work=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
 	trap bench_cleanup EXIT
+	# bash skips the EXIT trap when a signal kills it: exit instead.
+	trap 'exit 129' HUP
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
 }
 
 # free_port prints a loopback port nothing listens on, from $1 upwards.
