@@ -1,0 +1,391 @@
+package h1
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Handler serves one request of an HTTP/1 connection. It answers with
+// x.Respond or x.Forward before it returns; the connection goes on with the
+// next request afterwards unless the answer closed it.
+type Handler interface {
+	ServeH1(x *Exchange)
+}
+
+// Server serves HTTP/1.0 and HTTP/1.1 on the connections given to
+// ServeConn, one goroutine per connection: a request is parsed, handled and
+// forwarded on that goroutine, with buffers lent only while it is in flight.
+type Server struct {
+	Handler Handler
+	Limits  Limits
+	// ReadHeaderTimeout bounds the time from the first byte of a request
+	// to the end of its head (slowloris).
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that sends nothing this long.
+	IdleTimeout time.Duration
+	// Refused, when set, is told of each request refused before a handler
+	// ran: a malformed head (400), one too large (431), a version quill
+	// does not speak (505), a timeout in the head (408). line is the
+	// request line as far as it came.
+	Refused func(remote netip.AddrPort, tls bool, status int, reason string, line []byte)
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	closing atomic.Bool
+	drained chan struct{} // closed when closing and the last connection ended
+}
+
+// ServeConn serves nc until the client or the server closes it. It is
+// meant to be the goroutine of the connection.
+func (s *Server) ServeConn(nc net.Conn) {
+	c := newConn(s, nc)
+	if !s.track(c) {
+		nc.Close()
+		return
+	}
+	defer s.untrack(c)
+	defer c.close()
+	for c.readRequest() {
+		c.x.begin()
+		s.Handler.ServeH1(&c.x)
+		if !c.finish() {
+			return
+		}
+	}
+}
+
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = map[*conn]struct{}{}
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	if len(s.conns) == 0 && s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
+}
+
+// Shutdown closes the idle connections at once and the others as soon as
+// their request in flight is answered; when ctx ends first, it closes
+// those too and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing.Store(true)
+	if len(s.conns) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	drained := make(chan struct{})
+	s.drained = drained
+	for c := range s.conns {
+		if c.idle.Load() {
+			c.nc.Close()
+		}
+	}
+	s.mu.Unlock()
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	return ctx.Err()
+}
+
+// Conns reports how many connections are open.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// conn is one client connection. Its buffer holds the request head (from
+// 0 to headEnd) while the request is in flight, and what the client sent
+// after it: unread body bytes and pipelined requests (from r to w).
+type conn struct {
+	s  *Server
+	nc net.Conn
+	rc syscall.RawConn // reads of plain TCP connections; nil on TLS
+	x  Exchange
+
+	buf     []byte
+	r, w    int
+	headEnd int
+	idle    atomic.Bool
+
+	readFn   func(fd uintptr) bool
+	rn       int
+	rerr     error
+	deadline time.Time
+}
+
+type syscallConn interface {
+	SyscallConn() (syscall.RawConn, error)
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{s: s, nc: nc}
+	c.x.c = c
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		c.x.Remote = a.AddrPort()
+		c.x.Remote = netip.AddrPortFrom(c.x.Remote.Addr().Unmap(), c.x.Remote.Port())
+	}
+	if sc, ok := nc.(syscallConn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.rc = rc
+			c.readFn = c.rawRead
+		}
+	} else {
+		c.x.TLS = isTLS(nc)
+	}
+	return c
+}
+
+// fill reads what the client sent next into buf[w:]. On plain TCP the
+// buffer is taken only once bytes are there to read, so that a connection
+// waiting for its next request holds none.
+func (c *conn) fill() error {
+	if c.rc != nil {
+		c.rn, c.rerr = 0, nil
+		if err := c.rc.Read(c.readFn); err != nil {
+			return err
+		}
+		if c.rerr != nil {
+			return c.rerr
+		}
+		if c.rn == 0 {
+			return io.EOF
+		}
+		c.w += c.rn
+		return nil
+	}
+	if c.buf == nil {
+		c.buf = getBuf(smallBuf)
+	}
+	for {
+		n, err := c.nc.Read(c.buf[c.w:])
+		c.w += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (c *conn) rawRead(fd uintptr) bool {
+	if c.buf == nil {
+		c.buf = getBuf(smallBuf)
+	}
+	for {
+		n, err := syscall.Read(int(fd), c.buf[c.w:])
+		switch err {
+		case nil:
+			c.rn = n
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			if c.w == 0 {
+				putBuf(c.buf)
+				c.buf = nil
+			}
+			return false
+		}
+		c.rerr = err
+		return true
+	}
+}
+
+func (c *conn) setReadDeadline(d time.Duration) {
+	var t time.Time
+	if d > 0 {
+		t = time.Now().Add(d)
+	}
+	if t.IsZero() && c.deadline.IsZero() {
+		return
+	}
+	c.deadline = t
+	c.nc.SetReadDeadline(t)
+}
+
+// readRequest waits for and parses the next request head. It reports
+// false when the connection is to close: the client left or went quiet,
+// the server is stopping, or the head was refused (and answered).
+func (c *conn) readRequest() bool {
+	s := c.s
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+		c.idle.Store(true)
+		if s.closing.Load() {
+			return false
+		}
+		c.setReadDeadline(s.IdleTimeout)
+		err := c.fill()
+		c.idle.Store(false)
+		if err != nil {
+			return false
+		}
+	}
+	c.setReadDeadline(s.ReadHeaderTimeout)
+	lim := s.Limits
+	maxHead, _ := lim.resolve()
+	for {
+		n, err := ParseRequest(c.buf[c.r:c.w], &c.x.Req, lim)
+		if err == nil {
+			if len(c.buf)-(c.r+n) < minRoom && c.x.Req.hasBody() && len(c.buf) < maxHead+minRoom {
+				c.grow(maxHead + minRoom)
+				continue
+			}
+			c.r += n
+			c.headEnd = c.r
+			return true
+		}
+		var pe *Error
+		if errors.As(err, &pe) {
+			c.refuse(pe.Status, pe.Reason)
+			return false
+		}
+		if c.w == len(c.buf) {
+			if c.r > 0 {
+				c.compact()
+			} else {
+				c.grow(maxHead + minRoom)
+			}
+		}
+		if err := c.fill(); err != nil {
+			if isTimeout(err) {
+				c.refuse(408, "request head not received in time")
+			}
+			return false
+		}
+	}
+}
+
+// grow moves the bytes from r to w into a larger buffer.
+func (c *conn) grow(size int) {
+	nb := getBuf(size)
+	c.w = copy(nb, c.buf[c.r:c.w])
+	c.r = 0
+	putBuf(c.buf)
+	c.buf = nb
+}
+
+// compact moves the unread bytes to the start of the buffer.
+func (c *conn) compact() {
+	c.w = copy(c.buf, c.buf[c.r:c.w])
+	c.r = 0
+}
+
+// refuse answers a request refused before any handler, tells Refused, and
+// closes with a lingering read so that the answer reaches the client.
+func (c *conn) refuse(status int, reason string) {
+	if f := c.s.Refused; f != nil {
+		f(c.x.Remote, c.x.TLS, status, reason, requestLine(c.buf[c.r:c.w]))
+	}
+	c.x.Req.Minor = 1
+	c.x.closeAfter = true
+	c.x.respond(status, reason, nil)
+	c.lingeringClose()
+}
+
+// requestLine is the first line of b, or b itself up to a bound.
+func requestLine(b []byte) []byte {
+	for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
+	for i, ch := range b {
+		if ch == '\r' || ch == '\n' {
+			return b[:i]
+		}
+	}
+	if len(b) > 1024 {
+		b = b[:1024]
+	}
+	return b
+}
+
+// finish ends a request after the handler returned and reports whether
+// the connection serves another one.
+func (c *conn) finish() bool {
+	x := &c.x
+	if !x.headSent {
+		x.closeAfter = true
+		x.respond(500, "request not answered", nil)
+	}
+	if x.closeAfter || c.s.closing.Load() {
+		if !x.body.done && x.headSent {
+			// Unread body bytes in the socket would turn the close into a
+			// reset that can destroy the answer before the client reads it.
+			c.lingeringClose()
+		}
+		return false
+	}
+	if !x.body.done && !x.discardBody() {
+		return false
+	}
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+		putBuf(c.buf)
+		c.buf = nil
+	} else {
+		c.compact()
+	}
+	c.headEnd = 0
+	return true
+}
+
+// lingeringClose stops writing and reads what the client still sends, for
+// a bounded time, before the connection closes (as nginx and HAProxy do).
+func (c *conn) lingeringClose() {
+	type closeWriter interface{ CloseWrite() error }
+	if cw, ok := c.nc.(closeWriter); ok {
+		cw.CloseWrite()
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	var b [512]byte
+	for i := 0; i < 256; i++ {
+		if _, err := c.nc.Read(b[:]); err != nil {
+			return
+		}
+	}
+}
+
+const lingerTime = 2 * time.Second
+
+func (c *conn) close() {
+	c.nc.Close()
+	if c.buf != nil {
+		putBuf(c.buf)
+		c.buf = nil
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

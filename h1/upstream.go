@@ -1,0 +1,201 @@
+package h1
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Upstream is one backend server's address and its idle keep-alive
+// connections. Connections are taken and given back by Forward; an idle
+// one holds no buffer.
+type Upstream struct {
+	addr        string
+	dialer      net.Dialer
+	maxIdle     int
+	idleTimeout time.Duration
+
+	mu     sync.Mutex
+	idle   []*backendConn // most recently used last
+	timer  *time.Timer
+	closed bool
+}
+
+// Defaults for the idle connections of an Upstream.
+const (
+	DefaultMaxIdle     = 1024
+	DefaultIdleTimeout = 90 * time.Second
+	// reuseCheckAfter is how long a connection may sit idle before it is
+	// checked for a close by the server before it is used again.
+	reuseCheckAfter = time.Second
+)
+
+// NewUpstream prepares connections to addr (host:port), each dialled
+// within connectTimeout.
+func NewUpstream(addr string, connectTimeout time.Duration) *Upstream {
+	return &Upstream{
+		addr:        addr,
+		dialer:      net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second},
+		maxIdle:     DefaultMaxIdle,
+		idleTimeout: DefaultIdleTimeout,
+	}
+}
+
+// Addr is the server's address.
+func (u *Upstream) Addr() string { return u.addr }
+
+// Idle reports how many idle connections are kept.
+func (u *Upstream) Idle() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.idle)
+}
+
+// CloseIdle closes the idle connections; later ones are kept again.
+func (u *Upstream) CloseIdle() {
+	u.mu.Lock()
+	idle := u.idle
+	u.idle = nil
+	u.mu.Unlock()
+	for _, bc := range idle {
+		bc.nc.Close()
+	}
+}
+
+// Close closes the idle connections and keeps none from now on: the
+// server left the configuration.
+func (u *Upstream) Close() {
+	u.mu.Lock()
+	u.closed = true
+	u.mu.Unlock()
+	u.CloseIdle()
+}
+
+// ConnectError is a failure to connect to a server: nothing of the request
+// reached it, so another server may always be tried.
+type ConnectError struct {
+	Addr string
+	Err  error
+}
+
+func (e *ConnectError) Error() string { return fmt.Sprintf("connect %s: %v", e.Addr, e.Err) }
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// backendConn is a connection to a server, with the buffer it reads into
+// while a response is in flight.
+type backendConn struct {
+	u        *Upstream
+	nc       net.Conn
+	rc       syscall.RawConn
+	buf      []byte
+	r, w     int
+	lastUsed time.Time
+	reused   bool
+}
+
+// get takes an idle connection, or dials a new one when there is none or
+// fresh is set.
+func (u *Upstream) get(fresh bool) (*backendConn, error) {
+	if !fresh {
+		now := time.Now()
+		for {
+			u.mu.Lock()
+			n := len(u.idle)
+			if n == 0 {
+				u.mu.Unlock()
+				break
+			}
+			bc := u.idle[n-1]
+			u.idle[n-1] = nil
+			u.idle = u.idle[:n-1]
+			u.mu.Unlock()
+			idle := now.Sub(bc.lastUsed)
+			if idle > u.idleTimeout || (idle > reuseCheckAfter && !bc.quiet()) {
+				bc.nc.Close()
+				continue
+			}
+			bc.reused = true
+			return bc, nil
+		}
+	}
+	nc, err := u.dialer.Dial("tcp", u.addr)
+	if err != nil {
+		return nil, &ConnectError{Addr: u.addr, Err: err}
+	}
+	bc := &backendConn{u: u, nc: nc}
+	if sc, ok := nc.(syscallConn); ok {
+		bc.rc, _ = sc.SyscallConn()
+	}
+	return bc, nil
+}
+
+// put gives a connection back after a complete response.
+func (u *Upstream) put(bc *backendConn) {
+	if bc.buf != nil {
+		putBuf(bc.buf)
+		bc.buf = nil
+	}
+	bc.r, bc.w = 0, 0
+	bc.lastUsed = time.Now()
+	u.mu.Lock()
+	if u.closed || len(u.idle) >= u.maxIdle {
+		u.mu.Unlock()
+		bc.nc.Close()
+		return
+	}
+	u.idle = append(u.idle, bc)
+	if u.timer == nil {
+		u.timer = time.AfterFunc(u.idleTimeout, u.sweep)
+	}
+	u.mu.Unlock()
+}
+
+// sweep closes the connections idle longer than the idle timeout.
+func (u *Upstream) sweep() {
+	cutoff := time.Now().Add(-u.idleTimeout)
+	u.mu.Lock()
+	var stale []*backendConn
+	kept := u.idle[:0]
+	for _, bc := range u.idle {
+		if bc.lastUsed.Before(cutoff) {
+			stale = append(stale, bc)
+		} else {
+			kept = append(kept, bc)
+		}
+	}
+	clear(u.idle[len(kept):])
+	u.idle = kept
+	u.timer = nil
+	if len(u.idle) > 0 {
+		u.timer = time.AfterFunc(u.idleTimeout, u.sweep)
+	}
+	u.mu.Unlock()
+	for _, bc := range stale {
+		bc.nc.Close()
+	}
+}
+
+// quiet reports whether an idle connection has nothing to read: a server
+// that closed it (EOF) or sent something unasked makes it unusable.
+func (bc *backendConn) quiet() bool {
+	if bc.rc == nil {
+		return true
+	}
+	ok := false
+	bc.rc.Control(func(fd uintptr) {
+		var b [1]byte
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		ok = err == syscall.EAGAIN
+	})
+	return ok
+}
+
+func (bc *backendConn) close() {
+	bc.nc.Close()
+	if bc.buf != nil {
+		putBuf(bc.buf)
+		bc.buf = nil
+	}
+}
