@@ -38,6 +38,7 @@ type recBackend struct {
 	conns map[net.Conn]int // open connections and their numbers
 	next  int              // number of the next connection
 	gates map[string]chan struct{}
+	done  chan struct{} // closed when the test ends
 	wg    sync.WaitGroup
 }
 
@@ -91,10 +92,11 @@ func startRecBackend(t *testing.T, addr string) *recBackend {
 	if err != nil {
 		t.Fatalf("backend: %v", err)
 	}
-	b := &recBackend{ln: ln, addr: ln.Addr().String(), conns: map[net.Conn]int{}, gates: map[string]chan struct{}{}, next: 1}
+	b := &recBackend{ln: ln, addr: ln.Addr().String(), conns: map[net.Conn]int{}, gates: map[string]chan struct{}{}, next: 1, done: make(chan struct{})}
 	b.wg.Add(1)
 	go b.accept()
 	t.Cleanup(func() {
+		close(b.done)
 		ln.Close()
 		b.mu.Lock()
 		for c := range b.conns {
@@ -315,14 +317,16 @@ func (x *bx) respond(status int, body []byte, headers ...string) {
 // query is a query parameter of the request.
 func (x *bx) query(name string) string { return x.req.URL.Query().Get(name) }
 
-// waitGate waits for the test to close the named gate, at most 10 s.
+// waitGate waits for the test to close the named gate, at most 10 s and
+// not past the test's end.
 func (x *bx) waitGate(name string) bool {
 	select {
 	case <-x.b.gate(name):
 		return true
+	case <-x.b.done:
 	case <-time.After(10 * time.Second):
-		return false
 	}
+	return false
 }
 
 // patternBytes is the deterministic body of /bytes?n=N.
@@ -424,7 +428,9 @@ func (x *bx) route() bool {
 	case strings.HasPrefix(p, "/asset/"):
 		x.asset(p)
 	default:
-		x.finishBody()
+		if x.finishBody() != nil {
+			return false // a body that broke off gets no answer
+		}
 		x.respond(http.StatusOK, []byte(echoLine(x.req.Method, x.req.RequestURI, x.rec.BodyLen)),
 			"Content-Type: text/plain", "X-Backend-Conn: "+strconv.Itoa(x.rec.Conn))
 	}

@@ -214,7 +214,7 @@ func TestH1Python(t *testing.T) {
 		t.Fatalf("python3 got %d answers, want %d: %s", len(got), len(want), stdout)
 	}
 	for i, w := range want {
-		t.Run(w.path, func(t *testing.T) {
+		t.Run(strings.TrimPrefix(w.path, "/py/"), func(t *testing.T) {
 			g := got[i]
 			if g.Status != 200 || g.Body != echoLine(w.method, w.path, w.bodyLen) {
 				t.Errorf("python3 got %d %q", g.Status, g.Body)

@@ -58,6 +58,9 @@ type h1Probe struct {
 	// (host: the Host header, "" for probe.test).
 	bodyLen int64
 	host    string
+	// eitherWay: the probe may be refused (with one of refused) or served
+	// as a valid one; either way, the rules of that way hold.
+	eitherWay bool
 	// headForwarded: the probe's head is valid and its body is not, so a
 	// proxy that streams bodies may have forwarded the head (once) before
 	// it found out.
@@ -176,6 +179,14 @@ var h1Probes = []h1Probe{
 		return "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + smuggled(id)
 	}},
 
+	{name: "150 header fields", refused: []int{431}, eitherWay: true, raw: func(id string) string {
+		var b strings.Builder
+		for i := 0; i < 150; i++ {
+			fmt.Fprintf(&b, "X-Field-%d: v\r\n", i)
+		}
+		return "GET /" + id + "/probe HTTP/1.1\r\n" + probeHost + b.String() + "\r\n"
+	}},
+
 	// Valid probes, framed one way only.
 	{name: "chunked with trailing whitespace", bodyLen: 5, raw: func(id string) string {
 		return post(id, "Transfer-Encoding: chunked \t\r\n", "5\r\nhello\r\n0\r\n\r\n")
@@ -251,17 +262,33 @@ func (r *probeRun) nBefore() int {
 	return 1
 }
 
-// methods are those of the requests whose answers the client waits for:
-// those before the probe, the probe, and the one after a valid probe.
+// methods are those of the requests answered before the probe, and the
+// probe's.
 func (r *probeRun) methods() []string {
 	m := make([]string, r.nBefore()+1)
 	for i := range m {
 		m[i] = http.MethodGet
 	}
-	if len(r.probe.refused) == 0 && r.trail {
-		m = append(m, http.MethodGet)
-	}
 	return m
+}
+
+// valid says whether the probe is to be served: a valid probe always, one
+// that may go either way when it was.
+func (r *probeRun) valid() bool {
+	if len(r.probe.refused) == 0 {
+		return true
+	}
+	n := r.nBefore()
+	return r.probe.eitherWay && len(r.statuses) > n && r.statuses[n]/100 == 2
+}
+
+// wantAnswers is the number of answers the client must get.
+func (r *probeRun) wantAnswers() int {
+	n := r.nBefore() + 1
+	if r.valid() && r.trail {
+		n++
+	}
+	return n
 }
 
 func (r *probeRun) bytes() string {
@@ -303,7 +330,20 @@ func (r *probeRun) send(target probeTarget) {
 		r.statuses = append(r.statuses, g.status)
 	}
 	r.closed, r.reset, r.err = res.closed, res.reset, res.err
-	if r.err == nil && !r.closed && len(r.probe.refused) > 0 {
+	if r.err != nil || r.closed {
+		return
+	}
+	// What follows depends on the probe's answer: a served probe is
+	// followed by the answer to the trailing request, a refusal (or a
+	// probe that should have been refused) by the close.
+	switch last := r.statuses[len(r.statuses)-1]; {
+	case last/100 == 2 && r.trail:
+		res = readResponses(c, br, []string{http.MethodGet}, deadline)
+		for _, g := range res.got {
+			r.statuses = append(r.statuses, g.status)
+		}
+		r.closed, r.reset, r.err = res.closed, res.reset, res.err
+	case last >= 400 || len(r.probe.refused) > 0 && !r.probe.eitherWay:
 		r.closed, r.reset, r.extra = waitClosed(c, br, time.Now().Add(3*time.Second))
 	}
 }
@@ -386,8 +426,7 @@ func runProbes(t *testing.T, target probeTarget, probes []h1Probe) {
 func checkProbeAnswers(t *testing.T, r *probeRun) {
 	t.Helper()
 	n := r.nBefore()
-	want := len(r.methods())
-	if len(r.statuses) != want {
+	if want := r.wantAnswers(); len(r.statuses) != want {
 		t.Errorf("client got statuses %v, want %d answers", r.statuses, want)
 	}
 	for i := 0; i < n && i < len(r.statuses); i++ {
@@ -399,9 +438,15 @@ func checkProbeAnswers(t *testing.T, r *probeRun) {
 		return
 	}
 	got := r.statuses[n]
-	if len(r.probe.refused) > 0 {
+	if !r.valid() {
 		if !slices.Contains(r.probe.refused, got) {
 			t.Errorf("probe answered %d, want one of %v", got, r.probe.refused)
+			if got < 400 {
+				if r.extra != "" {
+					t.Errorf("then the client got %q", r.extra)
+				}
+				return
+			}
 		}
 		if !r.closed {
 			t.Errorf("connection left open after the refusal (then got %q)", r.extra)
@@ -437,7 +482,7 @@ func checkProbeBackend(t *testing.T, r *probeRun, seen []seenReq) {
 		}
 		count[strings.TrimPrefix(p, "/"+r.id+"/")]++
 	}
-	valid := len(r.probe.refused) == 0
+	valid := r.valid()
 	want := map[string][2]int{ // path: min, max
 		"probe": {0, 0},
 		"good":  {0, 0},
