@@ -70,7 +70,15 @@ func manyChunks(n, ext int) (body, data string) {
 	return b.String() + "0\r\n\r\n", strings.Repeat("X", n)
 }
 
-func TestChunked(t *testing.T) {
+type chunkedCase struct {
+	name string
+	body string
+	rest string // bytes after the body, which Scan leaves
+	data string
+	err  *Error // nil: the body ends
+}
+
+func chunkedCases() []chunkedCase {
 	overBody, overData := manyChunks(192, 100)
 	tooMuch, _ := manyChunks(193, 100)
 	longTrailer := "0\r\nX: " + strings.Repeat("t", maxTrailerBytes-7) + "\r\n\r\n"
@@ -78,13 +86,7 @@ func TestChunked(t *testing.T) {
 	for i := range maxTrailerFields {
 		fmt.Fprintf(&fields, "T%d: v\r\n", i)
 	}
-	tests := []struct {
-		name string
-		body string
-		rest string // bytes after the body, which Scan leaves
-		data string
-		err  *Error // nil: the body ends
-	}{
+	return []chunkedCase{
 		{name: "one chunk", body: "5\r\nhello\r\n0\r\n\r\n", rest: "GET / HTTP/1.1\r\n", data: "hello"},
 		{name: "empty body", body: "0\r\n\r\n", rest: "x", data: ""},
 		{name: "several chunks", body: "3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n", data: "abcd"},
@@ -134,7 +136,10 @@ func TestChunked(t *testing.T) {
 		{name: "trailer section past 4096 bytes", body: "0\r\nX: " + strings.Repeat("t", maxTrailerBytes-7+1) + "\r\n\r\n", err: errTrailerSize},
 		{name: "101 trailer fields", body: "0\r\n" + fields.String() + "Z: 1\r\n\r\n", err: errTrailerCount},
 	}
-	for _, tc := range tests {
+}
+
+func TestChunked(t *testing.T) {
+	for _, tc := range chunkedCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			for how, pieces := range cuts(tc.body + tc.rest) {
 				out := scanPieces(pieces)

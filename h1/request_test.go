@@ -402,23 +402,25 @@ func encodeChunk(s string) string {
 	return fmt.Sprintf("%x\r\n%s\r\n", len(s), s)
 }
 
-// TestRequestStreams holds the cases of the framing scanner that watched
+type streamCase struct {
+	name   string
+	stream string
+	lim    Limits
+	heads  int
+	end    string
+	err    *Error
+}
+
+// streamCases holds the cases of the framing scanner that watched
 // net/http's input before this parser, with the same bytes. Where the
 // scanner refused, the parser refuses for the same rule; three outcomes
 // differ, each marked: a trailer ended by a bare LF (refused now: RFC 9112
 // allows a bare LF in heads only), HTTP/2's preface (505 now; net/http
 // answered it before), and a control byte in a framing field's value
 // (refused by the general rule on values before the framing rule sees it).
-func TestRequestStreams(t *testing.T) {
+func streamCases() []streamCase {
 	longCookie := "Cookie: " + strings.Repeat("a=b; ", 20000) + "\r\n"
-	tests := []struct {
-		name   string
-		stream string
-		lim    Limits
-		heads  int
-		end    string
-		err    *Error
-	}{
+	return []streamCase{
 		{name: "GET", stream: plainGET, heads: 1, end: "start"},
 		{name: "POST with Content-Length, then GET", stream: "POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world" + plainGET, heads: 2, end: "start"},
 		{
@@ -505,7 +507,10 @@ func TestRequestStreams(t *testing.T) {
 		{name: "chunk data longer than its size", stream: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello!\r\n0\r\n\r\n", heads: 1, end: "refused", err: errChunkDataEnd},
 		{name: "chunk-size line of 4096 bytes", stream: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;" + strings.Repeat("x", 4094) + "\r\nA\r\n0\r\n\r\n", heads: 1, end: "refused", err: errChunkLine},
 	}
-	for _, tc := range tests {
+}
+
+func TestRequestStreams(t *testing.T) {
+	for _, tc := range streamCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, piece := range []int{0, 1, 2, 7} {
 				heads, end, err := walkRequests([]byte(tc.stream), tc.lim, piece)
