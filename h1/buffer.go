@@ -11,9 +11,9 @@ const (
 )
 
 var (
-	smallPool = sync.Pool{New: func() any { b := make([]byte, smallBuf); return &b }}
-	copyPool  = sync.Pool{New: func() any { b := make([]byte, copyBuf); return &b }}
-	headPool  = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+	smallPool = sync.Pool{New: func() any { return new([smallBuf]byte) }}
+	copyPool  = sync.Pool{New: func() any { return new([copyBuf]byte) }}
+	headPool  = sync.Pool{New: func() any { return &HeadWriter{b: make([]byte, 0, 2048)} }}
 )
 
 // bufPool lends buffers of one size; large ones (for heads beyond the small
@@ -28,9 +28,9 @@ var pools bufPool
 func getBuf(size int) []byte {
 	switch size {
 	case smallBuf:
-		return *smallPool.Get().(*[]byte)
+		return smallPool.Get().(*[smallBuf]byte)[:]
 	case copyBuf:
-		return *copyPool.Get().(*[]byte)
+		return copyPool.Get().(*[copyBuf]byte)[:]
 	}
 	pools.mu.Lock()
 	if pools.large == nil {
@@ -49,12 +49,20 @@ func putBuf(b []byte) {
 	b = b[:cap(b)]
 	switch len(b) {
 	case smallBuf:
-		smallPool.Put(&b)
+		// A pointer to the array, not to a slice header, so that giving
+		// the buffer back allocates nothing.
+		smallPool.Put((*[smallBuf]byte)(b))
 		return
 	case copyBuf:
-		copyPool.Put(&b)
+		copyPool.Put((*[copyBuf]byte)(b))
 		return
 	}
+	putLarge(b)
+}
+
+// putLarge is apart from putBuf because &b moves b to the heap, which
+// putBuf must not pay for on the common sizes.
+func putLarge(b []byte) {
 	pools.mu.Lock()
 	p := pools.large[len(b)]
 	pools.mu.Unlock()
@@ -63,13 +71,16 @@ func putBuf(b []byte) {
 	}
 }
 
-// getHead lends a slice to build a head in; putHead takes it back unless it
-// grew far beyond the usual size.
-func getHead() []byte { return (*headPool.Get().(*[]byte))[:0] }
+// getHead lends a HeadWriter to build a head in; putHead takes it back
+// unless it grew far beyond the usual size.
+func getHead() *HeadWriter {
+	w := headPool.Get().(*HeadWriter)
+	w.b = w.b[:0]
+	return w
+}
 
-func putHead(b []byte) {
-	if cap(b) <= 64<<10 {
-		b = b[:0]
-		headPool.Put(&b)
+func putHead(w *HeadWriter) {
+	if cap(w.b) <= 64<<10 {
+		headPool.Put(w)
 	}
 }

@@ -76,18 +76,18 @@ func (x *Exchange) Respond(status int, fields func(*HeadWriter), body []byte) {
 	if x.headSent {
 		return
 	}
-	hw := HeadWriter{b: getHead()}
-	x.statusLine(&hw, status, nil)
+	hw := getHead()
+	x.statusLine(hw, status, nil)
 	if fields != nil {
-		fields(&hw)
+		fields(hw)
 	}
-	x.finishHead(&hw, int64(len(body)))
+	x.finishHead(hw, int64(len(body)))
 	if x.Req.Method == nil || string(x.Req.Method) != "HEAD" {
 		hw.b = append(hw.b, body...)
 		x.BodyBytes = int64(len(body))
 	}
 	x.write(hw.b)
-	putHead(hw.b)
+	putHead(hw)
 }
 
 // respond answers with a plain-text body made of the status text and why.

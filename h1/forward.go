@@ -113,20 +113,20 @@ func (x *Exchange) roundTrip(bc *backendConn, timeout time.Duration, h Hooks) er
 		return x.tunnel(bc, n, h)
 	}
 	kind, length := resp.Framing(x.Req.Method)
-	hw := HeadWriter{b: getHead()}
-	x.statusLine(&hw, resp.Status, resp.Reason)
-	h.ResponseFields(x, resp, &hw)
+	hw := getHead()
+	x.statusLine(hw, resp.Status, resp.Reason)
+	h.ResponseFields(x, resp, hw)
 	switch kind {
 	case ChunkedBody:
 		hw.String("Transfer-Encoding", "chunked")
 	case UntilClose:
 		x.closeAfter = true
 	}
-	x.connectionField(&hw)
+	x.connectionField(hw)
 	hw.b = append(hw.b, '\r', '\n')
 	bc.r += n
 	err = x.relayBody(bc, hw.b, kind, length)
-	putHead(hw.b)
+	putHead(hw)
 	if err != nil {
 		bc.close()
 		x.closeAfter = true
@@ -144,7 +144,7 @@ func (x *Exchange) roundTrip(bc *backendConn, timeout time.Duration, h Hooks) er
 // comes from the client.
 func (x *Exchange) sendRequest(bc *backendConn, h Hooks) error {
 	r := &x.Req
-	hw := HeadWriter{b: getHead()}
+	hw := getHead()
 	hw.b = append(hw.b, r.Method...)
 	hw.b = append(hw.b, ' ')
 	hw.b = append(hw.b, r.PathQuery()...)
@@ -153,7 +153,7 @@ func (x *Exchange) sendRequest(bc *backendConn, h Hooks) error {
 	} else {
 		hw.b = append(hw.b, " HTTP/1.1\r\n"...)
 	}
-	h.RequestFields(x, &hw)
+	h.RequestFields(x, hw)
 	switch {
 	case r.Upgrade:
 		hw.String("Connection", "upgrade")
@@ -169,14 +169,14 @@ func (x *Exchange) sendRequest(bc *backendConn, h Hooks) error {
 	if !x.body.done && x.c.r < x.c.w {
 		chunk, err := x.bodyChunk()
 		if err != nil {
-			putHead(hw.b)
+			putHead(hw)
 			return x.bodyError(err)
 		}
 		hw.b = append(hw.b, chunk...)
 		x.consume(len(chunk))
 	}
 	_, err := bc.nc.Write(hw.b)
-	putHead(hw.b)
+	putHead(hw)
 	if err != nil {
 		return &ForwardError{Stage: StageRequest, Err: err}
 	}

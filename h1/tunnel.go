@@ -14,9 +14,9 @@ const tunnelLinger = 5 * time.Second
 // both ends have closed. The connection serves no request after it.
 func (x *Exchange) tunnel(bc *backendConn, n int, h Hooks) error {
 	resp := &x.resp
-	hw := HeadWriter{b: getHead()}
-	x.statusLine(&hw, resp.Status, resp.Reason)
-	h.ResponseFields(x, resp, &hw)
+	hw := getHead()
+	x.statusLine(hw, resp.Status, resp.Reason)
+	h.ResponseFields(x, resp, hw)
 	hw.String("Connection", "upgrade")
 	hw.Field(upgradeName, resp.Field("Upgrade"))
 	hw.b = append(hw.b, '\r', '\n')
@@ -26,7 +26,7 @@ func (x *Exchange) tunnel(bc *backendConn, n int, h Hooks) error {
 	x.closeAfter = true
 	x.body.done = true
 	ok := x.write(hw.b)
-	putHead(hw.b)
+	putHead(hw)
 	c := x.c
 	if !ok {
 		bc.close()
