@@ -1,7 +1,6 @@
 package accesslog
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 )
@@ -17,17 +16,6 @@ const (
 	// (Apache's "combined").
 	Combined
 )
-
-// ParseFormat decodes the configuration spelling of a Format.
-func ParseFormat(s string) (Format, error) {
-	switch s {
-	case "common":
-		return Common, nil
-	case "combined":
-		return Combined, nil
-	}
-	return 0, fmt.Errorf("access log format %q: want \"common\" or \"combined\"", s)
-}
 
 // String returns the configuration spelling, so a Format prints as it is
 // written in quill's config.

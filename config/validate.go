@@ -30,6 +30,13 @@ func (v *validator) duration(path string, d Duration) {
 	}
 }
 
+// choice reports a value that is not one of its type's choices.
+func (v *validator) choice(path, prefix string, err error) {
+	if err != nil {
+		v.errorf(path, "%s%s %v", prefix, lastPart(path), err)
+	}
+}
+
 func lastPart(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
 
 func oneOf(s string, allowed ...string) bool {
@@ -65,17 +72,8 @@ func (v *validator) explicitZeros(c *Config) {
 
 func (v *validator) config(c *Config) {
 	v.global(c)
-	if a := c.Admin; a != nil {
-		if _, err := hostPort(a.Listen); err != nil {
-			v.errorf("admin.listen", "admin: listen %q: %v", a.Listen, err)
-		}
-	}
-	if !oneOf(c.Log.Level, "debug", "info", "warn", "error") {
-		v.errorf("log.level", "log: level %q is not debug, info, warn or error", c.Log.Level)
-	}
-	if !oneOf(c.Log.Format, "console", "json") {
-		v.errorf("log.format", "log: format %q is not console or json", c.Log.Format)
-	}
+	v.choice("log.level", "log: ", c.Log.Level.err())
+	v.choice("log.format", "log: ", c.Log.Format.err())
 	v.accessLog("access_log", c.AccessLog)
 	for _, name := range sortedKeys(c.VIPs) {
 		if !validName(name) {
@@ -87,14 +85,14 @@ func (v *validator) config(c *Config) {
 			v.errorf("pools."+name, "pool name %q: use letters, digits, '-', '_' and '.'", name)
 		}
 	}
-	seen := map[string]string{}
 	for _, name := range sortedKeys(c.VIPs) {
-		v.vip(c, name, seen)
+		v.vip(c, name)
 	}
 	for _, name := range sortedKeys(c.Pools) {
 		v.pool(c, name)
 	}
 	v.vrrp(c)
+	v.listeners(c)
 }
 
 func (v *validator) global(c *Config) {
@@ -117,12 +115,8 @@ func (v *validator) accessLog(path string, a *AccessLog) {
 	if a.Path == "" && a.Syslog == "" {
 		v.errorf(path, "%s: needs a path or a syslog address", path)
 	}
-	if !oneOf(a.Format, "common", "combined") {
-		v.errorf(path+".format", "%s: format %q is not common or combined", path, a.Format)
-	}
-	if !oneOf(a.OnFull, "block", "drop") {
-		v.errorf(path+".on_full", "%s: on_full %q is not block or drop", path, a.OnFull)
-	}
+	v.choice(path+".format", path+": ", a.Format.err())
+	v.choice(path+".on_full", path+": ", a.OnFull.err())
 	if a.Buffer < 0 {
 		v.errorf(path+".buffer", "%s: buffer must be > 0", path)
 	}
@@ -135,22 +129,11 @@ func (v *validator) accessLog(path string, a *AccessLog) {
 	}
 }
 
-func (v *validator) vip(c *Config, name string, seen map[string]string) {
+func (v *validator) vip(c *Config, name string) {
 	vip := c.VIPs[name]
 	p := "vips." + name
 	if len(vip.Listen) == 0 {
 		v.errorf(p, "vip %q: listen is empty", name)
-	}
-	for _, l := range vip.Listen {
-		key, err := hostPort(l)
-		if err != nil {
-			v.errorf(p+".listen", "vip %q: listen %q: %v", name, l, err)
-			continue
-		}
-		if other, ok := seen[key]; ok {
-			v.errorf(p+".listen", "vip %q: listen %q is already used by vip %q", name, l, other)
-		}
-		seen[key] = name
 	}
 	if vip.TLS != nil {
 		t := vip.TLS
@@ -165,9 +148,7 @@ func (v *validator) vip(c *Config, name string, seen map[string]string) {
 		if a := t.ACME; a != nil && len(a.Domains) == 0 {
 			v.errorf(p+".tls.acme", "vip %q: acme needs domains", name)
 		}
-		if !oneOf(t.MinVersion, "1.2", "1.3") {
-			v.errorf(p+".tls.min_version", "vip %q: min_version %q is not 1.2 or 1.3 (older versions are unsafe)", name, t.MinVersion)
-		}
+		v.choice(p+".tls.min_version", fmt.Sprintf("vip %q: ", name), t.MinVersion.err())
 		if vip.RedirectHTTPS {
 			v.errorf(p+".redirect_https", "vip %q: redirect_https is for plain-HTTP VIPs", name)
 		}
@@ -205,12 +186,9 @@ func (v *validator) vip(c *Config, name string, seen map[string]string) {
 func (v *validator) pool(c *Config, name string) {
 	pool := c.Pools[name]
 	p := "pools." + name
-	if !oneOf(pool.Balance, "roundrobin", "weighted", "leastconn", "hash") {
-		v.errorf(p+".balance", "pool %q: balance %q is not roundrobin, weighted, leastconn or hash", name, pool.Balance)
-	}
-	if !oneOf(pool.ForwardedFor, "append", "replace", "off") {
-		v.errorf(p+".forwarded_for", "pool %q: forwarded_for %q is not append, replace or off", name, pool.ForwardedFor)
-	}
+	prefix := fmt.Sprintf("pool %q: ", name)
+	v.choice(p+".balance", prefix, pool.Balance.err())
+	v.choice(p+".forwarded_for", prefix, pool.ForwardedFor.err())
 	v.duration(p+".connect_timeout", pool.ConnectTimeout)
 	v.duration(p+".timeout", pool.Timeout)
 	v.duration(p+".fail_timeout", pool.FailTimeout)
@@ -249,9 +227,7 @@ func (v *validator) pool(c *Config, name string) {
 		}
 		v.duration(hp+".interval", h.Interval)
 		v.duration(hp+".timeout", h.Timeout)
-		if !oneOf(h.Type, "http", "tcp") {
-			v.errorf(hp+".type", "pool %q: health type %q is not http or tcp", name, h.Type)
-		}
+		v.choice(hp+".type", prefix+"health ", h.Type.err())
 		if err := h.ExpectStatus.err(); err != nil {
 			v.errorf(hp+".expect_status", "pool %q: expect_status %v", name, err)
 		}
@@ -268,11 +244,12 @@ func (v *validator) pool(c *Config, name string) {
 
 func (v *validator) sticky(c *Config, name string, s *Sticky) {
 	p := "pools." + name + ".sticky"
-	if !oneOf(s.Mode, "cookie", "ip", "none") {
-		v.errorf(p+".mode", "pool %q: sticky mode %q is not cookie, ip or none", name, s.Mode)
-	}
-	if !oneOf(s.SameSite, "Lax", "Strict", "None") {
-		v.errorf(p+".samesite", "pool %q: samesite %q is not Lax, Strict or None", name, s.SameSite)
+	prefix := fmt.Sprintf("pool %q: ", name)
+	v.choice(p+".mode", prefix+"sticky ", s.Mode.err())
+	v.choice(p+".samesite", prefix, s.SameSite.err())
+	if b := c.Pools[name].Balance; s.Mode == StickyIP && b != Hash && b.err() == nil {
+		// SetDefaults made an absent balance "hash": this one was written.
+		v.errorf("pools."+name+".balance", "pool %q: balance %q cannot go with sticky mode \"ip\": ip stickiness places a new client by rendezvous hashing of its address, so that both hosts of an HA pair agree without sharing their tables; remove balance or set it to \"hash\"", name, b)
 	}
 	if !validCookieName(s.Cookie) {
 		v.errorf(p+".cookie", "pool %q: cookie name %q is not a valid cookie name", name, s.Cookie)
@@ -284,7 +261,7 @@ func (v *validator) sticky(c *Config, name string, s *Sticky) {
 		v.errorf(p+".ipv6_prefix", "pool %q: ipv6_prefix must be 1..128", name)
 	}
 	v.duration(p+".ttl", s.TTL)
-	if s.Mode == "cookie" && s.Secret == "" && c.Global.Secret == "" {
+	if s.Mode == StickyCookie && s.Secret == "" && c.Global.Secret == "" {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: pool %q: no sticky secret and no global.secret: a random key is used, so cookies do not survive a restart or a failover to the other host",
 			v.file, v.pos.line(p), name))
 	}
@@ -340,16 +317,14 @@ func (v *validator) vrrp(c *Config) {
 		if in.Priority < 1 || in.Priority > 255 {
 			v.errorf(p+".priority", "vrrp instance %q: priority %d is not 1..255", label, in.Priority)
 		}
-		if !oneOf(in.Protocol, "vrrp", "carp") {
-			v.errorf(p+".protocol", "vrrp instance %q: protocol %q is not vrrp or carp", label, in.Protocol)
-		}
+		v.choice(p+".protocol", fmt.Sprintf("vrrp instance %q: ", label), in.Protocol.err())
 		if in.Version != 2 && in.Version != 3 {
 			v.errorf(p+".version", "vrrp instance %q: version %d is not 2 or 3", label, in.Version)
 		}
 		v.duration(p+".advert_interval", in.AdvertInterval)
 		adv := in.AdvertInterval.Duration
 		switch {
-		case in.Protocol == "carp" || in.Version == 2:
+		case in.Protocol == ProtocolCARP || in.Version == 2:
 			if adv < time.Second || adv%time.Second != 0 || adv > 255*time.Second {
 				v.errorf(p+".advert_interval", "vrrp instance %q: advert_interval %s must be whole seconds from 1s to 255s for VRRPv2 and CARP", label, adv)
 			}
@@ -359,7 +334,7 @@ func (v *validator) vrrp(c *Config) {
 			}
 		}
 		switch {
-		case in.Protocol == "carp":
+		case in.Protocol == ProtocolCARP:
 			if in.Password == "" || len(in.Password) > 19 {
 				v.errorf(p+".password", "vrrp instance %q: CARP needs a password of 1 to 19 characters (ucarp -p)", label)
 			}
@@ -394,9 +369,9 @@ func (v *validator) vrrp(c *Config) {
 		switch {
 		case v4 > 0 && v6 > 0:
 			v.errorf(p+".addresses", "vrrp instance %q: addresses mix IPv4 and IPv6; VRRP runs one family per virtual router, so use two instances", label)
-		case v6 > 0 && (in.Protocol == "carp" || in.Version == 2):
+		case v6 > 0 && (in.Protocol == ProtocolCARP || in.Version == 2):
 			v.errorf(p+".addresses", "vrrp instance %q: IPv6 addresses need VRRPv3", label)
-		case in.Protocol == "carp" && len(in.Addresses) != 1:
+		case in.Protocol == ProtocolCARP && len(in.Addresses) != 1:
 			v.errorf(p+".addresses", "vrrp instance %q: CARP (as ucarp speaks it) carries exactly one address", label)
 		}
 		if in.TrackURL != "" {
@@ -418,11 +393,6 @@ func (v *validator) vrrp(c *Config) {
 		v.duration(p+".debounce", in.Debounce)
 		if strings.TrimSpace(in.Notify) == "" && in.Notify != "" {
 			v.errorf(p+".notify", "vrrp instance %q: notify is blank", label)
-		}
-		if in.Listen != "" {
-			if _, err := hostPort(in.Listen); err != nil {
-				v.errorf(p+".listen", "vrrp instance %q: listen %q: %v", label, in.Listen, err)
-			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"quill/config"
 	"quill/sticky"
 )
 
@@ -34,18 +35,18 @@ func (c candidate) ok(s *server) bool {
 	return true
 }
 
-func newBalancer(name string) (balancer, error) {
-	switch name {
-	case "roundrobin":
+func newBalancer(b config.Balance) (balancer, error) {
+	switch b {
+	case config.RoundRobin:
 		return &roundRobin{}, nil
-	case "weighted":
+	case config.Weighted:
 		return &smoothWeighted{}, nil
-	case "leastconn":
+	case config.LeastConn:
 		return &leastConn{}, nil
-	case "hash":
+	case config.Hash:
 		return clientHash{}, nil
 	}
-	return nil, fmt.Errorf("unknown balance %q", name)
+	return nil, fmt.Errorf("unknown balance %q", b)
 }
 
 // roundRobin takes the servers in turn (pen -r).
@@ -114,19 +115,17 @@ func (b *leastConn) pick(set []*server, c candidate, _ uint64) *server {
 }
 
 // clientHash sends a client IP to the same server every time (pen -h), by
-// rendezvous hashing: removing a server moves only its own clients, and
-// two quill hosts with the same servers agree without sharing state.
+// sticky's rendezvous hashing over the servers that may take it: removing
+// a server moves only its own clients, and two quill hosts with the same
+// servers agree without sharing state.
 type clientHash struct{}
 
 func (clientHash) pick(set []*server, c candidate, client uint64) *server {
+	r := sticky.NewRendezvous(client)
 	var best *server
-	var bestScore uint64
 	for _, s := range set {
-		if !c.ok(s) {
-			continue
-		}
-		if sc := sticky.Score(client, s.hashID); best == nil || sc > bestScore {
-			best, bestScore = s, sc
+		if c.ok(s) && r.Offer(s.hashID) {
+			best = s
 		}
 	}
 	return best

@@ -20,7 +20,7 @@ func servers(weights ...int) []*server {
 func TestBalancerDistribution(t *testing.T) {
 	tests := []struct {
 		name    string
-		balance string
+		balance config.Balance
 		weights []int
 		want    []float64 // expected share of each server
 		tol     float64
@@ -131,7 +131,7 @@ func TestCandidateSkips(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, name := range []string{"roundrobin", "weighted", "leastconn", "hash"} {
+			for _, name := range []config.Balance{config.RoundRobin, config.Weighted, config.LeastConn, config.Hash} {
 				b, _ := newBalancer(name)
 				if got := b.pick(set, tt.c, 7); got != tt.wantS {
 					t.Errorf("%s picked %v, want %v", name, got, tt.wantS)
@@ -142,8 +142,8 @@ func TestCandidateSkips(t *testing.T) {
 }
 
 func BenchmarkPick(b *testing.B) {
-	for _, name := range []string{"roundrobin", "weighted", "leastconn", "hash"} {
-		b.Run(name, func(b *testing.B) {
+	for _, name := range []config.Balance{config.RoundRobin, config.Weighted, config.LeastConn, config.Hash} {
+		b.Run(string(name), func(b *testing.B) {
 			bal, _ := newBalancer(name)
 			set := servers(1, 2, 3, 4)
 			b.ReportAllocs()

@@ -130,12 +130,12 @@ func (a *attempt) accessLog(g *generation, c *config.AccessLog) (*accesslog.Logg
 			return l, nil
 		}
 	}
-	f, err := accesslog.ParseFormat(c.Format)
-	if err != nil {
-		return nil, err
+	f := accesslog.Common
+	if c.Format == config.Combined {
+		f = accesslog.Combined
 	}
 	l, err := accesslog.Open(accesslog.Options{Path: c.Path, Syslog: c.Syslog, Format: f,
-		Window: c.Window.Duration, Buffer: c.Buffer, Drop: c.OnFull == "drop"})
+		Window: c.Window.Duration, Buffer: c.Buffer, Drop: c.OnFull == config.Drop})
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (a *attempt) accessLog(g *generation, c *config.AccessLog) (*accesslog.Logg
 }
 
 func logKey(c *config.AccessLog) string {
-	return strings.Join([]string{c.Path, c.Syslog, c.Format, c.Window.String(), fmt.Sprint(c.Buffer), c.OnFull}, "\x00")
+	return strings.Join([]string{c.Path, c.Syslog, string(c.Format), c.Window.String(), fmt.Sprint(c.Buffer), string(c.OnFull)}, "\x00")
 }
 
 func sortedNames[V any](m map[string]V) []string {

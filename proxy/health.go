@@ -98,7 +98,7 @@ const maxCheckBody = 8 << 20
 
 // check runs one health check of the server at addr.
 func check(ctx context.Context, client *http.Client, addr string, h *config.Health) (bool, string) {
-	if h.Type == "tcp" {
+	if h.Type == config.HealthTCP {
 		d := net.Dialer{Timeout: h.Timeout.Duration}
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {

@@ -73,9 +73,8 @@ func newPool(name string, c *config.Pool, prev *pool, global *config.Global, log
 		return nil, fmt.Errorf("pool %q: %w", name, err)
 	}
 	if p.sticky != nil && p.sticky.table != nil {
-		// ip stickiness places new clients by rendezvous hashing, so that
-		// both hosts of an HA pair agree without sharing the table.
-		p.balancer = clientHash{}
+		// The balance of ip stickiness is "hash" (config refuses any
+		// other), and it keys a client as the table does.
 		p.v6Prefix = c.Sticky.IPv6Prefix
 	}
 	p.transport = reuseTransport(c, prev)
@@ -135,15 +134,15 @@ func (p *pool) rewrite(pr *httputil.ProxyRequest) {
 	h := pr.Out.Header
 	prior := pr.In.Header["X-Forwarded-For"]
 	switch p.cfg.ForwardedFor {
-	case "append":
+	case config.Append:
 		if len(prior) > 0 {
 			h.Set("X-Forwarded-For", joinComma(prior)+", "+x.peer.String())
 		} else {
 			h.Set("X-Forwarded-For", x.peer.String())
 		}
-	case "replace":
+	case config.Replace:
 		h.Set("X-Forwarded-For", x.client.String())
-	case "off":
+	case config.PassOn:
 		if len(prior) > 0 {
 			h["X-Forwarded-For"] = prior
 		}

@@ -6,7 +6,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -238,14 +237,7 @@ func (p *Proxy) Stopping() bool { return p.stopping.Load() }
 // of the plain-HTTP VIP of the same host (HTTP-01), 80 when there is none.
 func TLSOptions(cfg *config.Config, name string) (tlsterm.Options, error) {
 	t := cfg.VIPs[name].TLS
-	v, err := tlsterm.ParseMinVersion(t.MinVersion)
-	if err != nil {
-		return tlsterm.Options{}, err
-	}
-	o := tlsterm.Options{MinVersion: v}
-	if v == 0 {
-		o.MinVersion = tls.VersionTLS12
-	}
+	o := tlsterm.Options{MinVersion: t.MinVersion.ID()}
 	for _, c := range t.Certificates {
 		o.Certificates = append(o.Certificates, tlsterm.CertFile{Cert: c.Cert, Key: c.Key})
 	}

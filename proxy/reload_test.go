@@ -220,7 +220,9 @@ func TestAdminOnVIPAddressRefusedAtStart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := fmt.Sprintf("[admin]\nlisten = %q\n[vips.web]\nlisten = [%q]\n  [[vips.web.routes]]\n  pool = \"app\"\n[pools.app]\nservers = [{ address = \"127.0.0.1:1\" }]\n", tt.admin, vip)
+			// config refuses the file itself; the edit makes the address
+			// reach the proxy, which must refuse it too.
+			src := fmt.Sprintf("[admin]\nlisten = %q\n[vips.web]\nlisten = [%q]\n  [[vips.web.routes]]\n  pool = \"app\"\n[pools.app]\nservers = [{ address = \"127.0.0.1:1\" }]\n", "127.0.0.1:1", vip)
 			cfg := parseConfig(t, "quill.toml", src, func(c *config.Config) { c.Admin.Listen = tt.admin })
 			p, err := New(cfg, zap.NewNop())
 			if err == nil {

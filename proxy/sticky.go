@@ -18,6 +18,9 @@ type stickiness struct {
 	signer  *sticky.Signer
 	byToken map[string]*server
 	tokens  map[*server]string
+	// lines are the Set-Cookie values that pin to each server, plain
+	// and secure, made once per generation.
+	lines map[*server][2]string
 	table   *sticky.Table // ip mode; the same table across reloads
 	stats   *stickyStats  // kept across reloads
 }
@@ -32,7 +35,7 @@ type stickyStats struct {
 // not copied, so that sticky clients survive the reload; a new size or TTL
 // of the table waits in later until the reload commits.
 func newStickiness(pool string, c *config.Sticky, global *config.Global, prev *stickiness, servers []*server, later *onCommit) (*stickiness, error) {
-	if c == nil || c.Mode == "none" {
+	if c == nil || c.Mode == config.StickyNone {
 		return nil, nil
 	}
 	st := &stickiness{cfg: c, stats: &stickyStats{}}
@@ -40,7 +43,7 @@ func newStickiness(pool string, c *config.Sticky, global *config.Global, prev *s
 		st.stats = prev.stats
 	}
 	switch c.Mode {
-	case "cookie":
+	case config.StickyCookie:
 		var secret []byte
 		switch {
 		case c.Secret != "":
@@ -64,7 +67,11 @@ func newStickiness(pool string, c *config.Sticky, global *config.Global, prev *s
 			st.byToken[tok] = s
 			st.tokens[s] = tok
 		}
-	case "ip":
+		st.lines = make(map[*server][2]string, len(servers))
+		for _, s := range servers {
+			st.lines[s] = [2]string{st.cookieLine(s, false), st.cookieLine(s, true)}
+		}
+	case config.StickyIP:
 		if prev != nil && prev.table != nil {
 			st.table = prev.table
 			if prev.cfg.MaxClients != c.MaxClients || prev.cfg.TTL != c.TTL {
@@ -126,11 +133,11 @@ func (st *stickiness) pin(h http.Header, x *exchange) {
 	h.Set("Cache-Control", privateCacheControl(h.Get("Cache-Control")))
 }
 
-func sameSite(s string) http.SameSite {
+func sameSite(s config.SameSite) http.SameSite {
 	switch s {
-	case "Strict":
+	case config.SameSiteStrict:
 		return http.SameSiteStrictMode
-	case "None":
+	case config.SameSiteNone:
 		return http.SameSiteNoneMode
 	}
 	return http.SameSiteLaxMode

@@ -5,22 +5,6 @@ import (
 	"fmt"
 )
 
-// ParseMinVersion turns the configuration's min_version into a TLS version.
-// TLS 1.0 and 1.1 are refused outright: browsers dropped them in 2020 and
-// they lack the AEAD cipher suites quill relies on.
-func ParseMinVersion(s string) (uint16, error) {
-	switch s {
-	case "", "1.2":
-		return tls.VersionTLS12, nil
-	case "1.3":
-		return tls.VersionTLS13, nil
-	case "1.0", "1.1":
-		return 0, fmt.Errorf("min_version %q: TLS %s is insecure and not supported; use \"1.2\" or \"1.3\"", s, s)
-	default:
-		return 0, fmt.Errorf("min_version %q: want \"1.2\" or \"1.3\"", s)
-	}
-}
-
 // minVersion validates Options.MinVersion, defaulting to TLS 1.2.
 func minVersion(v uint16) (uint16, error) {
 	switch v {

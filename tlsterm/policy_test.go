@@ -6,37 +6,6 @@ import (
 	"testing"
 )
 
-func TestParseMinVersion(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		want    uint16
-		wantErr string
-	}{
-		{name: "default", in: "", want: tls.VersionTLS12},
-		{name: "1.2", in: "1.2", want: tls.VersionTLS12},
-		{name: "1.3", in: "1.3", want: tls.VersionTLS13},
-		{name: "1.0 refused", in: "1.0", wantErr: "insecure"},
-		{name: "1.1 refused", in: "1.1", wantErr: "insecure"},
-		{name: "unknown", in: "1.4", wantErr: `want "1.2" or "1.3"`},
-		{name: "spelled out", in: "TLS1.2", wantErr: `want "1.2" or "1.3"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseMinVersion(tt.in)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseMinVersion(%q) = %v, %v; want error with %q", tt.in, got, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("ParseMinVersion(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
-			}
-		})
-	}
-}
-
 func TestNewRejectsOptions(t *testing.T) {
 	dir := t.TempDir()
 	pair := writePair(t, dir, "a", leafSpec{names: []string{"a.example.com"}})

@@ -2,10 +2,8 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -18,28 +16,27 @@ import (
 // errReported means the command already printed why it failed.
 var errReported = errors.New("reported")
 
-func configFlag(fs *flag.FlagSet) *string {
-	return fs.String("c", defaultConfig, "config file")
-}
-
-func checkCmd(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ExitOnError)
-	path := configFlag(fs)
-	fs.Parse(args)
-	cfg, err := load(*path)
+func checkCmd(args []string, out, errw io.Writer) error {
+	path, _, err := configArgs("check", args)
 	if err != nil {
-		printErrors(os.Stderr, err)
+		return err
+	}
+	cfg, err := load(path)
+	if err != nil {
+		printErrors(errw, err)
 		return errReported
 	}
 	for _, w := range cfg.Warnings {
-		fmt.Fprintln(os.Stderr, "warning:", w)
+		fmt.Fprintln(errw, "warning:", w)
 	}
 	summarize(out, cfg)
 	return nil
 }
 
-// load reads and validates a config file, including what config alone
-// cannot check: that certificate files load.
+// load reads and validates a config file, and checks what config alone
+// cannot: that certificate files load, and that the access logs and the
+// pid file can be written. run, check and reload (by signal, API or file
+// watch) all read the file through it, so check refuses what run would.
 func load(path string) (*config.Config, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
@@ -62,6 +59,9 @@ func load(path string) (*config.Config, error) {
 		for _, w := range warnings {
 			cfg.Warnings = append(cfg.Warnings, cfg.Errorf("vips."+name+".tls.certificates", "vip %q: %s", name, w).Error())
 		}
+	}
+	if err := cfg.CheckFiles(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -103,7 +103,7 @@ func summarize(w io.Writer, c *config.Config) {
 	}
 	for _, name := range sortedKeys(c.Pools) {
 		p := c.Pools[name]
-		sticky := "none"
+		sticky := config.StickyNone
 		if p.Sticky != nil {
 			sticky = p.Sticky.Mode
 		}

@@ -2,26 +2,32 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"quill/config"
 )
 
 // ctlCmd talks to the runtime API of the quill running with the config
 // file: `servers` lists, `set POOL SERVER state=… weight=…` changes one.
 // Changes last until the next reload.
 func ctlCmd(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("ctl", flag.ExitOnError)
-	path := configFlag(fs)
-	fs.Parse(args)
-	cfg, err := load(*path)
+	path, rest, err := configArgs("ctl", args, "servers", "set")
 	if err != nil {
 		return err
+	}
+	// ctl needs the admin address and token only: a certificate or log
+	// problem of the file is no reason to refuse to talk to the proxy.
+	cfg, err := config.Load(path)
+	if err != nil {
+		printErrors(os.Stderr, err)
+		return errReported
 	}
 	call := func(method, path string) ([]byte, error) {
 		b, err := callAdmin(cfg, method, path, 10*time.Second)
@@ -30,7 +36,6 @@ func ctlCmd(args []string, out io.Writer) error {
 		}
 		return b, nil
 	}
-	rest := fs.Args()
 	switch {
 	case len(rest) == 1 && rest[0] == "servers":
 		b, err := call(http.MethodGet, "/api/servers")
@@ -63,5 +68,5 @@ func ctlCmd(args []string, out io.Writer) error {
 		out.Write(b)
 		return nil
 	}
-	return fmt.Errorf("usage: quill ctl -c FILE servers | set POOL SERVER state=ready|drain|maint weight=N")
+	return &usageError{"ctl", fmt.Sprintf("%q is not servers or set POOL SERVER state=ready|drain|maint weight=N", strings.Join(rest, " "))}
 }

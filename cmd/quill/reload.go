@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,10 +16,11 @@ import (
 // through the admin API when there is one (so it can say whether the proxy
 // took it), else with SIGHUP to the pid in pid_file.
 func reloadCmd(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("reload", flag.ExitOnError)
-	path := configFlag(fs)
-	fs.Parse(args)
-	cfg, err := load(*path)
+	path, _, err := configArgs("reload", args)
+	if err != nil {
+		return err
+	}
+	cfg, err := load(path)
 	if err != nil {
 		printErrors(os.Stderr, err)
 		fmt.Fprintln(os.Stderr, "reload: not sent; the running config stays")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -11,22 +10,22 @@ import (
 	"syscall"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"quill/config"
 	"quill/proxy"
 )
 
 func runCmd(args []string) error {
-	fs := flag.NewFlagSet("run", flag.ExitOnError)
-	path := configFlag(fs)
-	fs.Parse(args)
-	cfg, err := load(*path)
+	path, _, err := configArgs("run", args)
+	if err != nil {
+		return err
+	}
+	cfg, err := load(path)
 	if err != nil {
 		printErrors(os.Stderr, err)
 		return errReported
 	}
-	return serve(cfg, func() (*config.Config, error) { return load(*path) }, nil)
+	return serve(cfg, func() (*config.Config, error) { return load(path) }, nil)
 }
 
 // serve runs the proxy for cfg until TERM or INT; reload reads the config
@@ -114,12 +113,9 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 }
 
 func newLogger(c config.Log) (*zap.Logger, error) {
-	level, err := zapcore.ParseLevel(c.Level)
-	if err != nil {
-		return nil, err
-	}
+	level := zapLevel(c.Level)
 	zc := zap.NewProductionConfig()
-	if c.Format == "console" {
+	if c.Format == config.Console {
 		zc = zap.NewDevelopmentConfig()
 		zc.Development = false
 		zc.DisableStacktrace = true

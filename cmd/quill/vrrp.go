@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -16,12 +15,14 @@ import (
 // config until TERM or INT; then masters resign (priority 0) and the
 // virtual addresses quill added are removed.
 func vrrpCmd(args []string) error {
-	fs := flag.NewFlagSet("vrrp", flag.ExitOnError)
-	path := configFlag(fs)
-	fs.Parse(args)
+	path, _, err := configArgs("vrrp", args)
+	if err != nil {
+		return err
+	}
 	// Only the schema is checked: the sidecar does not need the proxy's
-	// certificates, and must not refuse to move the address because of them.
-	cfg, err := config.Load(*path)
+	// certificates or logs, and must not refuse to move the address
+	// because of them.
+	cfg, err := config.Load(path)
 	if err != nil {
 		printErrors(os.Stderr, err)
 		return errReported
