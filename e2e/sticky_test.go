@@ -22,7 +22,8 @@ func stickyConfig(httpVIP, httpsVIP, certFile, keyFile, mode string, servers ...
 	if httpsVIP != "" {
 		fmt.Fprintf(&b, "[vips.secure]\nlisten = [%q]\n  [vips.secure.tls]\n  certificates = [{ cert = %q, key = %q }]\n  [[vips.secure.routes]]\n  pool = \"app\"\n", httpsVIP, certFile, keyFile)
 	}
-	fmt.Fprintf(&b, "[pools.app]\nbalance = \"roundrobin\"\nfail_timeout = \"30s\"\n  [pools.app.sticky]\n  mode = %q\n  ttl = \"1h\"\n", mode)
+	// No balance: cookie mode takes roundrobin, ip mode hash (its only one).
+	fmt.Fprintf(&b, "[pools.app]\nfail_timeout = \"30s\"\n  [pools.app.sticky]\n  mode = %q\n  ttl = \"1h\"\n", mode)
 	for _, s := range servers {
 		fmt.Fprintf(&b, "  [[pools.app.servers]]\n  name = %q\n  address = %q\n", s.name, s.addr)
 	}

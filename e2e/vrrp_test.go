@@ -208,10 +208,7 @@ func TestVRRPClearErrors(t *testing.T) {
 func TestVRRPExampleConfigsPassCheck(t *testing.T) {
 	for _, name := range []string{"lb1.toml", "lb2.toml"} {
 		t.Run(name, func(t *testing.T) {
-			out, err := exec.Command(quillBin, "check", "-c", filepath.Join("..", "configs", "two-node-ha", name)).CombinedOutput()
-			if err != nil {
-				t.Fatalf("check failed: %v\n%s", err, out)
-			}
+			checkExample(t, filepath.Join("..", "configs", "two-node-ha", name))
 		})
 	}
 }
