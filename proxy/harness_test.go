@@ -249,6 +249,37 @@ func openFDs(t *testing.T) int {
 	return len(entries)
 }
 
+// listeningSockets counts the descriptors of this process that are
+// listening TCP sockets.
+func listeningSockets(t *testing.T) int {
+	t.Helper()
+	listening := map[string]bool{}
+	for _, table := range []string{"/proc/self/net/tcp", "/proc/self/net/tcp6"} {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			// sl local remote st ... inode
+			if f := strings.Fields(line); len(f) > 9 && f[3] == "0A" {
+				listening[f[9]] = true
+			}
+		}
+	}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	n := 0
+	for _, e := range entries {
+		target, _ := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if inode, ok := strings.CutPrefix(target, "socket:["); ok && listening[strings.TrimSuffix(inode, "]")] {
+			n++
+		}
+	}
+	return n
+}
+
 // settled waits until the goroutine and descriptor counts stop moving and
 // returns them: connections the test closed take a moment to end on the
 // proxy's side.

@@ -101,8 +101,11 @@ func (s *socket) Accept() (net.Conn, error) {
 
 func (s *socket) Close() error {
 	s.closeOnce.Do(func() {
-		close(s.closed)
+		// The descriptor is closed before closed is: waitClosed must
+		// not return while an Accept on it could still take a
+		// connection of the socket a new generation shares.
 		s.closeErr = s.tcp.Close()
+		close(s.closed)
 	})
 	return s.closeErr
 }
