@@ -120,6 +120,7 @@ type rawResponse struct {
 	body    string
 	header  http.Header
 	trailer http.Header
+	close   bool // the answer said Connection: close (net/http drops the field)
 }
 
 // readResult is what readResponses read, and how the connection ended.
@@ -149,7 +150,7 @@ func readResponses(c net.Conn, br *bufio.Reader, methods []string, deadline time
 		}
 		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		r.got = append(r.got, rawResponse{status: resp.StatusCode, body: string(body), header: resp.Header, trailer: resp.Trailer})
+		r.got = append(r.got, rawResponse{status: resp.StatusCode, body: string(body), header: resp.Header, trailer: resp.Trailer, close: resp.Close})
 		if isReset(err) && resp.Close && resp.ContentLength < 0 {
 			// A body framed by the close, ended by a reset.
 			r.closed, r.reset = true, true

@@ -34,6 +34,7 @@ type Exchange struct {
 	body         reqBody
 	resp         Response
 	respScan     Chunked
+	decoded      []byte // chunk data for an HTTP/1.0 client, within the backend buffer
 }
 
 // reqBody is where the reading of a request body stands.

@@ -118,7 +118,14 @@ func (x *Exchange) roundTrip(bc *backendConn, timeout time.Duration, h Hooks) er
 	h.ResponseFields(x, resp, hw)
 	switch kind {
 	case ChunkedBody:
-		hw.String("Transfer-Encoding", "chunked")
+		if x.Req.Minor == 0 {
+			// An HTTP/1.0 client knows no chunked coding: it gets the
+			// data framed by the close (a server ought not to have
+			// answered its HTTP/1.0 request so, but some do).
+			x.closeAfter = true
+		} else {
+			hw.String("Transfer-Encoding", "chunked")
+		}
 	case UntilClose:
 		x.closeAfter = true
 	}
@@ -127,6 +134,10 @@ func (x *Exchange) roundTrip(bc *backendConn, timeout time.Duration, h Hooks) er
 	bc.r += n
 	err = x.relayBody(bc, hw.b, kind, length)
 	putHead(hw)
+	if kind == ChunkedBody {
+		// The access log counts the body, not its chunk framing.
+		x.BodyBytes = x.respScan.DataBytes()
+	}
 	if err != nil {
 		bc.close()
 		x.closeAfter = true
@@ -270,13 +281,26 @@ func (x *Exchange) relayBody(bc *backendConn, head []byte, kind Framing, length 
 			}
 			remaining -= int64(len(avail))
 		case ChunkedBody:
-			n, end, err := scan.Scan(avail)
+			var n int
+			var err error
+			if x.Req.Minor == 0 {
+				n, done, err = x.dechunk(scan, avail)
+			} else {
+				n, done, err = scan.Scan(avail)
+			}
 			if err != nil {
 				return x.relayFailed(&ForwardError{Stage: StageRelay, Err: err})
 			}
-			avail, done = avail[:n], end
+			bc.r += n
+			if x.Req.Minor == 1 {
+				avail = avail[:n]
+			} else {
+				avail = x.decoded
+			}
 		}
-		bc.r += len(avail)
+		if kind != ChunkedBody {
+			bc.r += len(avail)
+		}
 		if out != nil && len(out)+len(avail) <= cap(out) {
 			out = append(out, avail...)
 			avail = nil
@@ -321,4 +345,13 @@ func (x *Exchange) relayFailed(fe *ForwardError) error {
 		fe.Stage = StageResponse
 	}
 	return fe
+}
+
+// dechunk follows a chunked body like Scan and leaves its data, moved to
+// the front of p, in x.decoded: an HTTP/1.0 client gets the data alone.
+func (x *Exchange) dechunk(scan *Chunked, p []byte) (int, bool, error) {
+	dec := p[:0]
+	n, done, err := scan.scan(p, func(d []byte) { dec = append(dec, d...) })
+	x.decoded = dec
+	return n, done, err
 }

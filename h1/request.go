@@ -180,8 +180,8 @@ func parseVersion(v []byte) (int, *Error) {
 var slash = []byte{'/'}
 
 // parseTarget checks the request target's form against the method
-// (RFC 9112 §3.2) and its bytes: no whitespace, controls, bytes of 0x7f and
-// up, or '#'; a '%' in a path starts two hex digits.
+// (RFC 9112 §3.2) and its bytes: no whitespace, controls or '#' (see
+// targetByte); a '%' in a path starts two hex digits.
 func (r *Request) parseTarget() *Error {
 	t := r.Target
 	if len(t) == 0 {
@@ -244,10 +244,12 @@ func (r *Request) parseTarget() *Error {
 }
 
 // targetByte is what a request target may hold: VCHAR but '#' (a fragment
-// is never sent, RFC 9112 §3.2).
+// is never sent, RFC 9112 §3.2), and bytes from 0x80 up, which browsers
+// and net/http let through and the access log escapes; never a control
+// byte or whitespace, which could split the request line downstream.
 var targetByte = func() (t [256]bool) {
-	for c := 0x21; c < 0x7f; c++ {
-		t[c] = c != '#'
+	for c := 0x21; c < 0x100; c++ {
+		t[c] = c != '#' && c != 0x7f
 	}
 	return t
 }()

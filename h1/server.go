@@ -308,6 +308,8 @@ func (c *conn) refuse(status int, reason string) {
 		f(c.x.Remote, c.x.TLS, status, reason, requestLine(c.buf[c.r:c.w]))
 	}
 	c.x.Req.Minor = 1
+	c.x.Req.Method = nil
+	c.x.Status, c.x.BodyBytes, c.x.headSent = 0, 0, false
 	c.x.closeAfter = true
 	c.x.respond(status, reason, nil)
 	c.lingeringClose()

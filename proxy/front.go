@@ -2,62 +2,154 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 
 	"go.uber.org/zap"
 
 	"quill/config"
+	"quill/h1"
 )
 
-// front is one listen address and the http.Server on it. Fronts outlive
-// generations: a reload that keeps an address keeps its socket open, so no
-// client is refused while the config changes.
+// front is one listen address and the servers on it: quill's HTTP/1
+// engine for every HTTP/1.x connection, plain or TLS, and net/http for the
+// TLS connections that chose HTTP/2 by ALPN. Fronts outlive generations:
+// a reload that keeps an address keeps its socket open, so no client is
+// refused while the config changes.
 type front struct {
 	addr string
 	vip  string // name of the VIP it was opened for
 	tls  bool
 	ln   net.Listener
-	srv  *http.Server
+	h1   *h1.Server
+	h2   *http.Server  // nil on plain-HTTP fronts
+	h2ln *connListener // the HTTP/2 connections, for h2
 	done chan struct{}
 }
 
-// openFront prepares the server of addr on raw, a socket the reload has
-// bound. A TLS front hands the HTTP/2 connections to net/http as *tls.Conn
-// (so that it speaks h2 on them) and wraps the HTTP/1 ones, like
-// plain-HTTP connections, in the framing guard against request smuggling.
+// openFront prepares the servers of addr on raw, a socket the reload has
+// bound.
 func (p *Proxy) openFront(raw net.Listener, addr string, v *vip, g *config.Global) *front {
 	var ln net.Listener = &limitListener{Listener: raw, lim: p.limiter}
 	if v.term != nil {
 		ln = v.term.Listener(ln)
 	}
-	ln = framingListener(ln, p.refusedBy(addr))
 	f := &front{addr: addr, vip: v.name, tls: v.term != nil, ln: ln, done: make(chan struct{})}
-	f.srv = &http.Server{
-		Handler:           &frontHandler{p: p, addr: addr},
+	f.h1 = &h1.Server{
+		Handler:           &h1Front{p: p, addr: addr},
+		Limits:            h1.Limits{MaxHeadBytes: g.MaxHeaderBytes},
 		ReadHeaderTimeout: g.ReadHeaderTimeout.Duration,
 		IdleTimeout:       g.IdleTimeout.Duration,
-		MaxHeaderBytes:    g.MaxHeaderBytes,
-		ConnContext:       withFramingConn,
-		ErrorLog:          zap.NewStdLog(p.log.Named("http").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+		Refused:           p.refusedBy(addr),
+	}
+	if f.tls {
+		f.h2ln = newConnListener(raw.Addr())
+		f.h2 = &http.Server{
+			Handler:           &frontHandler{p: p, addr: addr},
+			ReadHeaderTimeout: g.ReadHeaderTimeout.Duration,
+			IdleTimeout:       g.IdleTimeout.Duration,
+			MaxHeaderBytes:    g.MaxHeaderBytes,
+			ErrorLog:          zap.NewStdLog(p.log.Named("http2").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+		}
 	}
 	return f
 }
 
+// serve accepts until the listener closes, giving each connection to the
+// server of its protocol.
 func (f *front) serve(log *zap.Logger) {
 	defer close(f.done)
-	if err := f.srv.Serve(f.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("listener stopped", zap.String("listen", f.addr), zap.Error(err))
+	var h2done chan struct{}
+	if f.h2 != nil {
+		h2done = make(chan struct{})
+		go func() {
+			defer close(h2done)
+			if err := f.h2.Serve(f.h2ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				log.Error("HTTP/2 server stopped", zap.String("listen", f.addr), zap.Error(err))
+			}
+		}()
+	}
+	for {
+		c, err := f.ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				log.Error("listener stopped", zap.String("listen", f.addr), zap.Error(err))
+			}
+			break
+		}
+		if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
+			if !f.h2ln.push(c) {
+				c.Close()
+			}
+			continue
+		}
+		go f.h1.ServeConn(c)
+	}
+	if f.h2ln != nil {
+		f.h2ln.Close()
+		<-h2done
 	}
 }
 
-// shutdown stops accepting and waits for in-flight requests until ctx ends.
+// shutdown stops accepting and waits for in-flight requests until ctx
+// ends; idle connections close at once.
 func (f *front) shutdown(ctx context.Context) error {
-	err := f.srv.Shutdown(ctx)
-	if err != nil {
-		f.srv.Close()
+	f.ln.Close()
+	errs := make(chan error, 2)
+	go func() { errs <- f.h1.Shutdown(ctx) }()
+	if f.h2 != nil {
+		go func() {
+			err := f.h2.Shutdown(ctx)
+			if err != nil {
+				f.h2.Close()
+			}
+			errs <- err
+		}()
+	} else {
+		errs <- nil
 	}
+	err := errors.Join(<-errs, <-errs)
 	<-f.done
 	return err
 }
+
+// connListener hands connections accepted elsewhere to an http.Server.
+type connListener struct {
+	addr   net.Addr
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newConnListener(addr net.Addr) *connListener {
+	return &connListener{addr: addr, conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+// push hands c to the server; false when the listener is closed.
+func (l *connListener) push(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.closed:
+		return false
+	}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *connListener) Addr() net.Addr { return l.addr }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -14,9 +15,9 @@ import (
 	"quill/sticky"
 )
 
-// frontHandler serves the requests of one listen address. It is the top of
-// a request's way through quill: framing check, VIP, route, pool, sticky
-// lookup, forward, access log.
+// frontHandler serves the HTTP/2 requests of one listen address, which
+// net/http parses: VIP, route, pool, sticky lookup, forward, access log.
+// HTTP/1 requests take the same way through h1Front.
 type frontHandler struct {
 	p    *Proxy
 	addr string
@@ -36,12 +37,6 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.finish(rec, r, x)
 
-	if reason, bad := framingCheck(r); bad {
-		rec.Header().Set("Connection", "close")
-		h.fail(rec, x, http.StatusBadRequest, reason)
-		h.p.log.Info("request refused", zap.String("vip", x.vip.name), zap.Stringer("client", x.peer), zap.String("reason", reason))
-		return
-	}
 	if r.Method == http.MethodConnect {
 		h.fail(rec, x, http.StatusMethodNotAllowed, "CONNECT is not proxied")
 		return
@@ -75,22 +70,26 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.fwd.forward(rec, r, x)
 }
 
-// refusedBy returns what logs the requests that net/http refused on addr
-// before any handler ran: a 400 for a malformed head, 431 for one too large.
-func (p *Proxy) refusedBy(addr string) func(net.Conn, int, string) {
-	return func(c net.Conn, status int, line string) {
+// refusedBy returns what logs the requests that the HTTP/1 engine refused
+// on addr before any handler ran: 400 for a malformed head, 431 for one
+// too large, 408 for one not sent in time, 505 for another version.
+func (p *Proxy) refusedBy(addr string) func(netip.AddrPort, bool, int, string, []byte) {
+	return func(remote netip.AddrPort, _ bool, status int, reason string, line []byte) {
 		v := p.gen.Load().byAddr[addr]
 		if v == nil {
 			return
 		}
-		x := &exchange{start: time.Now(), vip: v, peer: peerAddr(c.RemoteAddr().String())}
+		x := &exchange{start: time.Now(), vip: v, peer: remote.Addr()}
 		x.client = x.peer
 		p.metrics.observe(x, status)
+		if ce := p.log.Check(zap.DebugLevel, "request refused"); ce != nil {
+			ce.Write(zap.String("vip", v.name), zap.Stringer("client", x.peer), zap.Int("status", status), zap.String("reason", reason))
+		}
 		if v.accessLog == nil {
 			return
 		}
 		e := accesslog.Entry{Time: x.start, Client: x.client.String(), Status: status}
-		e.Method, e.URI, e.Proto = splitRequestLine(line)
+		e.Method, e.URI, e.Proto = splitRequestLine(string(line))
 		v.accessLog.Log(&e)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httputil"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"quill/config"
@@ -28,6 +29,7 @@ type pool struct {
 	v6Prefix  int
 	transport *http.Transport
 	fwd       forwarder
+	retries   prometheus.Counter
 }
 
 // newPool builds a pool of fresh objects. prev, the pool of the same name
@@ -45,6 +47,7 @@ func newPool(name string, c *config.Pool, prev *pool, global *config.Global, log
 	}
 	for _, sc := range c.Servers {
 		s := carryServer(sc, old[sc.ID()], later)
+		s.upstream = carryUpstream(s, old[sc.ID()], c, prev)
 		p.servers = append(p.servers, s)
 		p.byHash[s.hashID] = s
 		if s.backup {
@@ -79,6 +82,7 @@ func newPool(name string, c *config.Pool, prev *pool, global *config.Global, log
 	}
 	p.transport = reuseTransport(c, prev)
 	p.fwd = newReverseProxy(p, log, m)
+	p.retries = m.retries.WithLabelValues(name)
 	return p, nil
 }
 
@@ -168,9 +172,6 @@ func joinComma(v []string) string {
 // modifyResponse pins the client to the server that answered, when needed.
 func (p *pool) modifyResponse(resp *http.Response) error {
 	x := exchangeFrom(resp.Request.Context())
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		markOpaque(resp.Request)
-	}
 	if x.repin && p.sticky != nil {
 		p.sticky.pin(resp.Header, x)
 	}

@@ -272,6 +272,7 @@ func (p *Proxy) commit(a *attempt) {
 				old.transport.CloseIdleConnections()
 			}
 		}
+		closeDroppedUpstreams(prev, g)
 	}
 	p.startChecks(g)
 }

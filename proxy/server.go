@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"quill/config"
+	"quill/h1"
 	"quill/sticky"
 )
 
@@ -33,6 +34,9 @@ type server struct {
 	// fileWeight is the weight the config file gives; the one in force is
 	// serverState.weight.
 	fileWeight int32
+	// upstream holds the keep-alive connections to the server; a reload
+	// keeps it while the address and the pool's connect timeout stay.
+	upstream *h1.Upstream
 
 	// current is the smooth weighted round-robin state, guarded by the
 	// balancer's mutex; it starts over with each generation.

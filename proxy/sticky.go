@@ -18,8 +18,11 @@ type stickiness struct {
 	signer  *sticky.Signer
 	byToken map[string]*server
 	tokens  map[*server]string
-	table   *sticky.Table // ip mode; the same table across reloads
-	stats   *stickyStats  // kept across reloads
+	// lines are the Set-Cookie values that pin to each server, plain
+	// and secure, made once per generation.
+	lines map[*server][2]string
+	table *sticky.Table // ip mode; the same table across reloads
+	stats *stickyStats  // kept across reloads
 }
 
 // stickyStats counts what stickiness did, for the metrics.
@@ -63,6 +66,10 @@ func newStickiness(pool string, c *config.Sticky, global *config.Global, prev *s
 			tok := st.signer.Token(s.id)
 			st.byToken[tok] = s
 			st.tokens[s] = tok
+		}
+		st.lines = make(map[*server][2]string, len(servers))
+		for _, s := range servers {
+			st.lines[s] = [2]string{st.cookieLine(s, false), st.cookieLine(s, true)}
 		}
 	case config.StickyIP:
 		if prev != nil && prev.table != nil {

@@ -30,7 +30,8 @@
 #
 # Environment (defaults in brackets):
 #   ROUNDS [3]  DUR [5s]   rounds, and the length of each measurement
-#   SPIKES [0]  1: build and measure bench/proxy/spikes/fasthttp as "fasthttp-spike"
+#   SPIKES [0]  1: build and measure the engine spikes bench/proxy/spikes/fasthttp and
+#               bench/proxy/spikes/h1 as "fasthttp-spike" and "h1-spike"
 #   EXTRA       more targets, "name=command" separated by ";": the command is
 #               run with {PORT} (its port on 127.0.0.1), {BACKENDS} ("b1 b2"),
 #               {BACKEND1} and {BACKEND2} replaced; it gets the plain-HTTP scenarios
@@ -159,6 +160,9 @@ if [[ $SPIKES == 1 ]]; then
 	(cd bench/proxy/spikes/fasthttp && go build -o "$work/fasthttp-spike" .)
 	targets+=(fasthttp-spike)
 	extra_cmd[fasthttp-spike]="$work/fasthttp-spike -listen 127.0.0.1:{PORT} {BACKENDS}"
+	go build -o "$work/h1-spike" ./bench/proxy/spikes/h1
+	targets+=(h1-spike)
+	extra_cmd[h1-spike]="$work/h1-spike -listen 127.0.0.1:{PORT} {BACKENDS}"
 fi
 IFS=';' read -r -a extras <<<"$EXTRA"
 for e in "${extras[@]}"; do
