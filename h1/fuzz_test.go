@@ -110,6 +110,15 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	}
 	f.Add([]byte(browserGET))
+	// Seeds for what the unit cases leave out: targets and hosts that
+	// net/url reads in its own ways.
+	for _, target := range []string{
+		"http://a%2541/", "http://[fe80::1%25eth0]:8080/x", "http://u@a/", "http://a:/", "//a/b",
+		"/a/../b?c#d", "/%2e%2E/x", "http://[::ffff:1.2.3.4]/", "HTTPS://A.example:443/?",
+	} {
+		f.Add([]byte("GET " + target + " HTTP/1.1\r\nHost: a%41:80\r\n\r\n"))
+	}
+	f.Add([]byte("CONNECT [2001:db8::1]:443 HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var r Request
 		n, err := ParseRequest(data, &r, Limits{})
