@@ -286,7 +286,7 @@ func (h *host) startVRRP(t *testing.T, config string) *sidecar {
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &sidecar{proc: h.start(t, quillBin, "vrrp", "-c", path), host: h}
+	s := &sidecar{proc: h.start(t, vrrpBin, "vrrp", "-c", path), host: h}
 	t.Cleanup(func() { s.stop(t) })
 	return s
 }

@@ -559,7 +559,7 @@ func TestVRRPNoFlapUnderLoad(t *testing.T) {
 	start := func(h *host, prio int) *sidecar {
 		path := filepath.Join(dir, h.name+".toml")
 		writeFile(path, vrrpConfig(prio, "100ms", metrics))
-		s := &sidecar{proc: h.start(t, "env", "GOGC=1", quillBin, "vrrp", "-c", path), host: h}
+		s := &sidecar{proc: h.start(t, "env", "GOGC=1", vrrpBin, "vrrp", "-c", path), host: h}
 		t.Cleanup(func() { s.stop(t) })
 		return s
 	}

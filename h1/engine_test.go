@@ -51,11 +51,21 @@ func (h forwardTo) ServeH1(x *Exchange) {
 // startEngine serves h on a loopback listener until the test ends.
 func startEngine(t testing.TB, h Handler) (*Server, string) {
 	t.Helper()
+	return startEngineWith(t, h, nil)
+}
+
+// startEngineWith is startEngine with the server's settings changed by
+// set before it serves.
+func startEngineWith(t testing.TB, h Handler, set func(*Server)) (*Server, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
+	if set != nil {
+		set(s)
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -276,13 +286,14 @@ func TestRefusedHeads(t *testing.T) {
 	var refused []int
 	var mu sync.Mutex
 	_, u := startBackend(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
-	s, addr := startEngine(t, forwardTo{u})
-	s.Refused = func(_ netip.AddrPort, _ bool, status int, _ string, _ []byte) {
-		mu.Lock()
-		refused = append(refused, status)
-		mu.Unlock()
-	}
-	s.Limits = Limits{MaxHeadBytes: 4096, MaxFields: 10}
+	_, addr := startEngineWith(t, forwardTo{u}, func(s *Server) {
+		s.Refused = func(_ netip.AddrPort, _ bool, status int, _ string, _ []byte) {
+			mu.Lock()
+			refused = append(refused, status)
+			mu.Unlock()
+		}
+		s.Limits = Limits{MaxHeadBytes: 4096, MaxFields: 10}
+	})
 	tests := []struct {
 		name   string
 		req    string

@@ -1,8 +1,6 @@
 package h1
 
 import (
-	"crypto/tls"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -233,11 +231,6 @@ type clientError struct{ err error }
 
 func (e *clientError) Error() string { return "request body: " + e.err.Error() }
 func (e *clientError) Unwrap() error { return e.err }
-
-func isTLS(nc net.Conn) bool {
-	_, ok := nc.(*tls.Conn)
-	return ok
-}
 
 // StatusText is the reason phrase quill sends with status code.
 func StatusText(code int) string {

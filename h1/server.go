@@ -2,6 +2,7 @@ package h1
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -50,15 +51,35 @@ func (s *Server) ServeConn(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	defer s.untrack(c)
-	defer c.close()
-	for c.readRequest() {
+	c.serve()
+}
+
+// serve runs the connection until it closes, or until it has waited long
+// enough for a request to be parked (see parkCold), which ends the
+// goroutine; a parked connection is served again by a new one.
+func (c *conn) serve() {
+	for {
+		switch c.readRequest() {
+		case parked:
+			return
+		case closed:
+			c.end()
+			return
+		}
 		c.x.begin()
-		s.Handler.ServeH1(&c.x)
+		c.s.Handler.ServeH1(&c.x)
 		if !c.finish() {
+			c.end()
 			return
 		}
 	}
+}
+
+// end closes the connection and forgets it.
+func (c *conn) end() {
+	c.state.Store(stClosed)
+	c.close()
+	c.s.untrack(c)
 }
 
 func (s *Server) track(c *conn) bool {
@@ -97,9 +118,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	drained := make(chan struct{})
 	s.drained = drained
 	for c := range s.conns {
-		if c.idle.Load() {
+		switch c.state.Load() {
+		case stIdle:
 			c.nc.Close()
+		case stCold:
+			if c.state.CompareAndSwap(stCold, stClosed) {
+				unparkCold(c)
+				c.close()
+				delete(s.conns, c)
+			}
 		}
+	}
+	if len(s.conns) == 0 {
+		s.drained = nil
+		s.mu.Unlock()
+		return nil
 	}
 	s.mu.Unlock()
 	select {
@@ -134,7 +167,9 @@ type conn struct {
 	buf     []byte
 	r, w    int
 	headEnd int
-	idle    atomic.Bool
+	state   atomic.Int32 // stActive, stIdle, stCold or stClosed
+	fd      int          // of a plain TCP connection, for parkCold; -1 otherwise
+	coldEnd time.Time    // when a parked connection has been idle too long
 
 	readFn   func(fd uintptr) bool
 	rn       int
@@ -147,7 +182,7 @@ type syscallConn interface {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc}
+	c := &conn{s: s, nc: nc, fd: -1}
 	c.x.c = c
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.x.Remote = a.AddrPort()
@@ -157,9 +192,18 @@ func newConn(s *Server, nc net.Conn) *conn {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc
 			c.readFn = c.rawRead
+			rc.Control(func(fd uintptr) { c.fd = int(fd) })
 		}
-	} else {
-		c.x.TLS = isTLS(nc)
+	} else if tc, ok := nc.(*tls.Conn); ok {
+		c.x.TLS = true
+		// A TLS connection is read through crypto/tls, but parked by its
+		// socket: a read that timed out leaves no whole record unread in
+		// tls.Conn, so the socket is readable again when the client sends.
+		if sc, ok := tc.NetConn().(syscallConn); ok {
+			if rc, err := sc.SyscallConn(); err == nil {
+				rc.Control(func(fd uintptr) { c.fd = int(fd) })
+			}
+		}
 	}
 	return c
 }
@@ -233,22 +277,60 @@ func (c *conn) setReadDeadline(d time.Duration) {
 	c.nc.SetReadDeadline(t)
 }
 
+// Connection states, for Shutdown and the parking of idle connections.
+const (
+	stActive int32 = iota // a request is read or served
+	stIdle                // the goroutine waits for the next request
+	stCold                // parked: no goroutine, no buffer (parkCold)
+	stClosed
+)
+
+// What readRequest found.
+const (
+	gotRequest = iota
+	closed     // the connection is to close
+	parked     // the connection waits for its next request without a goroutine
+)
+
+// hotWait is how long a connection waits for its next request on its own
+// goroutine before it is parked: keep-alive clients that send at once
+// never pay for the parking, and one that stays quiet costs no stack.
+const hotWait = time.Second
+
 // readRequest waits for and parses the next request head. It reports
-// false when the connection is to close: the client left or went quiet,
-// the server is stopping, or the head was refused (and answered).
-func (c *conn) readRequest() bool {
+// closed when the client left or went quiet, the server is stopping, or
+// the head was refused (and answered).
+func (c *conn) readRequest() int {
 	s := c.s
 	if c.r == c.w {
 		c.r, c.w = 0, 0
-		c.idle.Store(true)
+		c.state.Store(stIdle)
 		if s.closing.Load() {
-			return false
+			return closed
 		}
-		c.setReadDeadline(s.IdleTimeout)
+		idle := s.IdleTimeout
+		if idle <= 0 {
+			idle = 24 * time.Hour
+		}
+		hot := idle
+		if c.fd >= 0 && idle > hotWait && coldParking() {
+			hot = hotWait
+		}
+		c.setReadDeadline(hot)
 		err := c.fill()
-		c.idle.Store(false)
-		if err != nil {
-			return false
+		if err != nil && hot < idle && isTimeout(err) && c.w == 0 {
+			c.coldEnd = time.Now().Add(idle - hot)
+			if c.state.CompareAndSwap(stIdle, stCold) {
+				if parkCold(c) {
+					return parked
+				}
+				c.state.Store(stIdle)
+			}
+			c.setReadDeadline(idle - hot)
+			err = c.fill()
+		}
+		if !c.state.CompareAndSwap(stIdle, stActive) || err != nil {
+			return closed
 		}
 	}
 	c.setReadDeadline(s.ReadHeaderTimeout)
@@ -263,12 +345,12 @@ func (c *conn) readRequest() bool {
 			}
 			c.r += n
 			c.headEnd = c.r
-			return true
+			return gotRequest
 		}
 		var pe *Error
 		if errors.As(err, &pe) {
 			c.refuse(pe.Status, pe.Reason)
-			return false
+			return closed
 		}
 		if c.w == len(c.buf) {
 			if c.r > 0 {
@@ -281,7 +363,7 @@ func (c *conn) readRequest() bool {
 			if isTimeout(err) {
 				c.refuse(408, "request head not received in time")
 			}
-			return false
+			return closed
 		}
 	}
 }
