@@ -72,6 +72,9 @@ type Global struct {
 	IdleTimeout Duration `toml:"idle_timeout"`
 	// MaxHeaderBytes bounds a request head. Default 65536; larger heads get 431.
 	MaxHeaderBytes int `toml:"max_header_bytes"`
+	// MaxHeaderCount bounds the header fields of a request head (HAProxy
+	// allows 101). Default 100; more get 431.
+	MaxHeaderCount int `toml:"max_header_count"`
 	// Watch reloads the configuration when its file changes on disk.
 	Watch bool `toml:"watch"`
 }
@@ -86,6 +89,9 @@ func (g *Global) SetDefaults() {
 	g.IdleTimeout.Duration = g.IdleTimeout.Or(60 * time.Second)
 	if g.MaxHeaderBytes == 0 {
 		g.MaxHeaderBytes = 64 << 10
+	}
+	if g.MaxHeaderCount == 0 {
+		g.MaxHeaderCount = 100
 	}
 }
 

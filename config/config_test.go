@@ -22,6 +22,7 @@ func TestLoadFull(t *testing.T) {
 		{"shutdown timeout", c.Global.ShutdownTimeout.Duration, 5 * time.Second},
 		{"default idle timeout", c.Global.IdleTimeout.Duration, 60 * time.Second},
 		{"default header bytes", c.Global.MaxHeaderBytes, 65536},
+		{"default header count", c.Global.MaxHeaderCount, 100},
 		{"balance", app.Balance, Weighted},
 		{"weight", app.Servers[0].Weight, 3},
 		{"default weight", app.Servers[1].Weight, 1},

@@ -103,6 +103,9 @@ func (v *validator) global(c *Config) {
 	if g.MaxHeaderBytes < 1024 {
 		v.errorf("global.max_header_bytes", "global: max_header_bytes must be at least 1024")
 	}
+	if g.MaxHeaderCount < 1 {
+		v.errorf("global.max_header_count", "global: max_header_count must be at least 1")
+	}
 	v.duration("global.shutdown_timeout", g.ShutdownTimeout)
 	v.duration("global.read_header_timeout", g.ReadHeaderTimeout)
 	v.duration("global.idle_timeout", g.IdleTimeout)

@@ -40,7 +40,7 @@ func (p *Proxy) openFront(raw net.Listener, addr string, v *vip, g *config.Globa
 	f := &front{addr: addr, vip: v.name, tls: v.term != nil, ln: ln, done: make(chan struct{})}
 	f.h1 = &h1.Server{
 		Handler:           &h1Front{p: p, addr: addr},
-		Limits:            h1.Limits{MaxHeadBytes: g.MaxHeaderBytes},
+		Limits:            h1.Limits{MaxHeadBytes: g.MaxHeaderBytes, MaxFields: g.MaxHeaderCount},
 		ReadHeaderTimeout: g.ReadHeaderTimeout.Duration,
 		IdleTimeout:       g.IdleTimeout.Duration,
 		Refused:           p.refusedBy(addr),
