@@ -1,7 +1,10 @@
 package h1
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -107,6 +110,22 @@ func BenchmarkParseRequest(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := ParseRequest(head, &r, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkNetHTTPReadRequest reads the same head with net/http, for scale.
+func BenchmarkNetHTTPReadRequest(b *testing.B) {
+	head := []byte(browserGET)
+	rd := bytes.NewReader(head)
+	br := bufio.NewReader(rd)
+	b.SetBytes(int64(len(head)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rd.Reset(head)
+		br.Reset(rd)
+		if _, err := http.ReadRequest(br); err != nil {
 			b.Fatal(err)
 		}
 	}

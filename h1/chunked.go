@@ -67,8 +67,9 @@ func (c *Chunked) DataBytes() int64 {
 
 // Scan consumes the bytes of p that belong to the body (chunk lines, data,
 // the last chunk, the trailer section, the final CRLF). It returns how many
-// were consumed and done when the body ended at p[n-1]. An error means
-// malformed framing, and stays: the connection cannot be read further.
+// were consumed and done when the body ended at p[n-1]; after that it
+// consumes nothing and reports done until Reset. An error means malformed
+// framing, and stays: the connection cannot be read further.
 func (c *Chunked) Scan(p []byte) (n int, done bool, err error) {
 	return c.scan(p, nil)
 }
