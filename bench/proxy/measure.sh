@@ -257,7 +257,9 @@ idle_rss() {
 		if grep -q '^held' "$work/idle.out" || ! kill -0 "$c" 2>/dev/null; then break; fi
 		sleep 0.1
 	done
-	sleep 1 # let a garbage collector or a lazy free settle
+	# Idle means idle for a while: give every peer the same few seconds to
+	# settle (a collector, a lazy free, quill's parking of idle connections).
+	sleep "$IDLE_WAIT"
 	idle_after[$t,$m]=$(rss_kb "$p")
 	idle_held[$t,$m]=$(awk '/^held/ { print $2 }' "$work/idle.out")
 	idle_failed[$t,$m]=$(awk '/^held/ { print $4 }' "$work/idle.out")

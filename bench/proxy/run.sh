@@ -39,6 +39,7 @@
 #   PEERS [quill haproxy nginx pen]   SCENARIOS [all of the above]
 #   THREADS [2] (wrk, h2load)  H2_CONNS [16]  H2_STREAMS [16]  BIG_CONNS [16]
 #   IDLE_CONNS [5000] (0: no memory test)   OUT [bench/proxy/RESULTS.md]
+#   IDLE_WAIT [5]  seconds the connections stay idle before each proxy's RSS is read
 #   QUILL_BIN   a quill binary to measure instead of building ./cmd/quill
 #
 # Installs haproxy, nginx-light, pen, wrk, nghttp2-client (h2load), curl and
@@ -60,6 +61,7 @@ H2_CONNS=${H2_CONNS:-16}
 H2_STREAMS=${H2_STREAMS:-16}
 BIG_CONNS=${BIG_CONNS:-16}
 IDLE_CONNS=${IDLE_CONNS:-5000}
+IDLE_WAIT=${IDLE_WAIT:-5}
 OUT=${OUT:-bench/proxy/RESULTS.md}
 
 declare -A pkg=([haproxy]=haproxy [nginx]=nginx-light [pen]=pen [wrk]=wrk [h2load]=nghttp2-client [curl]=curl [openssl]=openssl)
