@@ -12,7 +12,7 @@
 //
 //   - A request line that is not exactly `method SP target SP HTTP/1.x`
 //     (400); another HTTP version, HTTP/2's preface included (505). A
-//     target with whitespace, controls, bytes of 0x7f and up, '#', or a bad
+//     target with whitespace, controls (DEL included), '#', or a bad
 //     percent-encoding in its path (400); authority-form other than for
 //     CONNECT, asterisk-form other than for OPTIONS, absolute-form other
 //     than http or https (400).
