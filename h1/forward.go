@@ -307,6 +307,9 @@ func (x *Exchange) relayBody(bc *backendConn, head []byte, kind Framing, length 
 		}
 		if out != nil {
 			if !x.write(out) {
+				// The client left before the answer: logged as 499, as
+				// nginx does, not as the server's status.
+				x.Status = 499
 				return &ForwardError{Stage: StageRelay, Err: io.ErrClosedPipe, Client: true}
 			}
 			x.BodyBytes += int64(len(out) - len(head))
