@@ -319,6 +319,12 @@ func (c *conn) readRequest() int {
 		c.setReadDeadline(hot)
 		err := c.fill()
 		if err != nil && hot < idle && isTimeout(err) && c.w == 0 {
+			if c.buf != nil {
+				// A TLS connection reads into a buffer it took before
+				// knowing whether anything would come.
+				putBuf(c.buf)
+				c.buf = nil
+			}
 			c.coldEnd = time.Now().Add(idle - hot)
 			if c.state.CompareAndSwap(stIdle, stCold) {
 				if parkCold(c) {
