@@ -411,3 +411,30 @@ func TestShutdownClosesIdleAndFinishesActive(t *testing.T) {
 		t.Fatalf("shutdown: %v", err)
 	}
 }
+
+// A head that arrives a byte at a time is parsed once a line has ended,
+// and answered like any other.
+func TestHeadByteByByte(t *testing.T) {
+	_, u := startBackend(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "%s %s", r.Method, r.URL.Path) })
+	_, addr := startEngine(t, forwardTo{u})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	head := "GET /slow HTTP/1.1\r\nHost: x\r\nX-A: b\r\n\r\n"
+	for i := 0; i < len(head); i++ {
+		if _, err := c.Write([]byte{head[i]}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := body(resp); got != "GET /slow" {
+		t.Fatalf("body %q", got)
+	}
+}

@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -365,11 +366,19 @@ func (c *conn) readRequest() int {
 				c.grow(maxHead + minRoom)
 			}
 		}
-		if err := c.fill(); err != nil {
-			if isTimeout(err) {
-				c.refuse(408, "request head not received in time")
+		// The parser starts over on each call: read on until a line
+		// ends, so that a head sent a byte at a time is not parsed once
+		// per byte.
+		for prev := c.w; ; prev = c.w {
+			if err := c.fill(); err != nil {
+				if isTimeout(err) {
+					c.refuse(408, "request head not received in time")
+				}
+				return closed
 			}
-			return closed
+			if bytes.IndexByte(c.buf[prev:c.w], '\n') >= 0 || c.w == len(c.buf) || c.w-c.r >= maxHead {
+				break
+			}
 		}
 	}
 }
