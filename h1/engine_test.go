@@ -438,3 +438,31 @@ func TestHeadByteByByte(t *testing.T) {
 		t.Fatalf("body %q", got)
 	}
 }
+
+// A body that takes longer than the head's timeout is still read whole:
+// the timeout is the head's alone.
+func TestSlowBodyOutlastsHeadTimeout(t *testing.T) {
+	_, u := startBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%d", len(b))
+	})
+	_, addr := startEngineWith(t, forwardTo{u}, func(s *Server) { s.ReadHeaderTimeout = 200 * time.Millisecond })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nab")
+	for _, part := range []string{"cd", "ef"} {
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(c, part)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := body(resp); resp.StatusCode != 200 || got != "6" {
+		t.Fatalf("%d %q, want 200 and the whole body", resp.StatusCode, got)
+	}
+}

@@ -191,6 +191,11 @@ func (x *Exchange) sendRequest(bc *backendConn, h Hooks) error {
 	if err != nil {
 		return &ForwardError{Stage: StageRequest, Err: err}
 	}
+	if !x.body.done {
+		// read_header_timeout bounds the head, not the body, which may
+		// take as long as an upload takes.
+		x.c.setReadDeadline(0)
+	}
 	for !x.body.done {
 		chunk, err := x.bodyChunk()
 		if err != nil {
