@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -172,5 +173,46 @@ func TestAdminListenFollowsReload(t *testing.T) {
 	}
 	if got := mustCurl(t, "http://"+plain+"/"); !strings.HasPrefix(got, "web") {
 		t.Errorf("the VIP answers %q", got)
+	}
+}
+
+// TestQuillReloadMovesAdmin: `quill reload` of a file that moves [admin]
+// listen finds nothing on the new address, signals the pid in pid_file,
+// and reports the reload applied once the new address answers; a file
+// refused for another reason leaves the new address silent, and quill
+// reload fails (as `systemctl reload` then does).
+func TestQuillReloadMovesAdmin(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t)
+	cert := ca.pair(t, dir, "www", leafSpec{cn: "www.example.test"})
+	web1, web2 := startBackend(t, "web1"), startBackend(t, "web2")
+	pid := filepath.Join(dir, "quill.pid")
+	withPid := func(src string) string {
+		return strings.Replace(src, "[global]\n", fmt.Sprintf("[global]\npid_file = %q\n", pid), 1)
+	}
+	admin1, admin2, admin3, plain, secure := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	q := startQuill(t, withPid(reloadFile(admin1, plain, secure, cert, 1, web1, web2)), plain, admin1)
+
+	q.rewrite(t, withPid(reloadFile(admin2, plain, secure, cert, 2, web1, web2)))
+	out, err := exec.Command(quillBin, "reload", "-c", q.config).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "reload applied") {
+		t.Fatalf("quill reload moving the admin listener: %v\n%s", err, out)
+	}
+	if w := weightOf(t, admin2, "web1"); w != 2 {
+		t.Errorf("weight %d on the new admin address, want 2", w)
+	}
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	q.rewrite(t, withPid(reloadFile(admin3, plain, secure, cert, 3, web1, web2, taken.Addr().String())))
+	out, err = exec.Command(quillBin, "reload", "-c", q.config).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "does not answer") {
+		t.Fatalf("quill reload of a refused file that moves the admin listener: %v\n%s", err, out)
+	}
+	if w := weightOf(t, admin2, "web1"); w != 2 {
+		t.Errorf("weight %d after the refused reload, want 2", w)
 	}
 }

@@ -466,3 +466,22 @@ func TestSlowBodyOutlastsHeadTimeout(t *testing.T) {
 		t.Fatalf("%d %q, want 200 and the whole body", resp.StatusCode, got)
 	}
 }
+
+// A kept backend connection that the server closes is closed on quill's
+// side too within a sweep, not left in CLOSE_WAIT until it would be used.
+func TestClosedBackendConnectionSwept(t *testing.T) {
+	b, u := startBackend(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	_, addr := startEngine(t, forwardTo{u})
+	rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	if u.Idle() != 1 {
+		t.Fatalf("idle backend connections %d, want 1", u.Idle())
+	}
+	b.CloseClientConnections()
+	deadline := time.Now().Add(sweepEvery + reuseCheckAfter + 3*time.Second)
+	for u.Idle() > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := u.Idle(); n != 0 {
+		t.Fatalf("%d idle connections kept after the server closed them", n)
+	}
+}

@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"io"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -33,6 +34,8 @@ type Exchange struct {
 	resp         Response
 	respScan     Chunked
 	decoded      []byte // chunk data for an HTTP/1.0 client, within the backend buffer
+	bodyBuf      []byte // a long request body's pieces (readLongBody)
+	fromBodyBuf  bool   // the last bodyChunk came from bodyBuf
 }
 
 // reqBody is where the reading of a request body stands.
@@ -171,15 +174,19 @@ var continueLine = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 // from the client when none are; consume(n) marks n of them as used.
 func (x *Exchange) bodyChunk() ([]byte, error) {
 	c := x.c
+	b := &x.body
+	x.fromBodyBuf = false
 	if c.r == c.w {
 		c.r, c.w = c.headEnd, c.headEnd
 		x.sendContinue()
+		if !b.chunked && b.remaining > int64(len(c.buf)-c.w) {
+			return x.readLongBody()
+		}
 		if err := c.fill(); err != nil {
 			return nil, err
 		}
 	}
 	avail := c.buf[c.r:c.w]
-	b := &x.body
 	if b.chunked {
 		n, done, err := b.scan.Scan(avail)
 		if err != nil {
@@ -196,10 +203,41 @@ func (x *Exchange) bodyChunk() ([]byte, error) {
 	return avail, nil
 }
 
+// readLongBody reads the next piece of a Content-Length body longer than
+// the room left in the connection's buffer, into a larger buffer and never
+// past the body's end, so that what follows it stays in the socket.
+func (x *Exchange) readLongBody() ([]byte, error) {
+	b := &x.body
+	if x.bodyBuf == nil {
+		x.bodyBuf = getBuf(copyBuf)
+	}
+	n, err := x.c.nc.Read(x.bodyBuf[:min(int64(len(x.bodyBuf)), b.remaining)])
+	if n == 0 {
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return nil, err
+	}
+	b.remaining -= int64(n)
+	b.done = b.remaining == 0
+	x.fromBodyBuf = true
+	return x.bodyBuf[:n], nil
+}
+
 // consume marks the bytes returned by bodyChunk as used.
 func (x *Exchange) consume(n int) {
-	x.c.r += n
+	if !x.fromBodyBuf {
+		x.c.r += n
+	}
 	x.body.touched = true
+}
+
+// releaseBody gives back the buffer of a long body.
+func (x *Exchange) releaseBody() {
+	if x.bodyBuf != nil {
+		putBuf(x.bodyBuf)
+		x.bodyBuf = nil
+	}
 }
 
 // discardBody reads and drops a request body that the answer did not

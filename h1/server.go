@@ -432,6 +432,7 @@ func requestLine(b []byte) []byte {
 // the connection serves another one.
 func (c *conn) finish() bool {
 	x := &c.x
+	defer x.releaseBody()
 	if !x.headSent {
 		x.closeAfter = true
 		x.respond(500, "request not answered", nil)
@@ -477,6 +478,7 @@ func (c *conn) lingeringClose() {
 const lingerTime = 2 * time.Second
 
 func (c *conn) close() {
+	c.x.releaseBody()
 	c.nc.Close()
 	if c.buf != nil {
 		putBuf(c.buf)

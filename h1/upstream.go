@@ -30,6 +30,10 @@ const (
 	// reuseCheckAfter is how long a connection may sit idle before it is
 	// checked for a close by the server before it is used again.
 	reuseCheckAfter = time.Second
+	// sweepEvery is how often idle connections are looked over, so that
+	// one the server closed (its keep-alive timeout is often shorter than
+	// ours) does not linger in CLOSE_WAIT until it would be used.
+	sweepEvery = 5 * time.Second
 )
 
 // NewUpstream prepares connections to addr (host:port), each dialled
@@ -147,19 +151,21 @@ func (u *Upstream) put(bc *backendConn) {
 	}
 	u.idle = append(u.idle, bc)
 	if u.timer == nil {
-		u.timer = time.AfterFunc(u.idleTimeout, u.sweep)
+		u.timer = time.AfterFunc(sweepEvery, u.sweep)
 	}
 	u.mu.Unlock()
 }
 
-// sweep closes the connections idle longer than the idle timeout.
+// sweep closes the connections idle longer than the idle timeout, and
+// those the server closed or wrote to unasked.
 func (u *Upstream) sweep() {
-	cutoff := time.Now().Add(-u.idleTimeout)
+	now := time.Now()
 	u.mu.Lock()
 	var stale []*backendConn
 	kept := u.idle[:0]
 	for _, bc := range u.idle {
-		if bc.lastUsed.Before(cutoff) {
+		idle := now.Sub(bc.lastUsed)
+		if idle > u.idleTimeout || (idle > reuseCheckAfter && !bc.quiet()) {
 			stale = append(stale, bc)
 		} else {
 			kept = append(kept, bc)
@@ -169,7 +175,7 @@ func (u *Upstream) sweep() {
 	u.idle = kept
 	u.timer = nil
 	if len(u.idle) > 0 {
-		u.timer = time.AfterFunc(u.idleTimeout, u.sweep)
+		u.timer = time.AfterFunc(sweepEvery, u.sweep)
 	}
 	u.mu.Unlock()
 	for _, bc := range stale {

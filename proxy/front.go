@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -72,14 +73,25 @@ func (f *front) serve(log *zap.Logger) {
 			}
 		}()
 	}
+	var backoff time.Duration
 	for {
 		c, err := f.ln.Accept()
 		if err != nil {
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				// Out of descriptors and the like: wait for some to free
+				// up, as net/http does, rather than stop listening.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				log.Warn("accept", zap.String("listen", f.addr), zap.Error(err), zap.Duration("retry_in", backoff))
+				time.Sleep(backoff)
+				continue
+			}
 			if !errors.Is(err, net.ErrClosed) {
 				log.Error("listener stopped", zap.String("listen", f.addr), zap.Error(err))
 			}
 			break
 		}
+		backoff = 0
 		if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
 			if !f.h2ln.push(c) {
 				c.Close()

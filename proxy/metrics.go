@@ -44,15 +44,41 @@ func newMetrics(p *Proxy) *metrics {
 
 // observe counts a finished request.
 func (m *metrics) observe(x *exchange, status int) {
-	pool, server := "", ""
-	if x.pool != nil {
-		pool = x.pool.name
+	var s series
+	m.observeIn(&s, x, status)
+}
+
+// series remembers the Prometheus series of the last request of a client
+// connection, which the next one mostly shares (same VIP, pool, server
+// and status class), so that it is not looked up by its labels again.
+type series struct {
+	vip      *vip
+	pool     *pool
+	server   *server
+	class    string
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// observeIn is observe with the series kept in s.
+func (m *metrics) observeIn(s *series, x *exchange, status int) {
+	class := codeClass(status)
+	if s.requests == nil || s.vip != x.vip || s.pool != x.pool || s.server != x.server || s.class != class {
+		pool, server := "", ""
+		if x.pool != nil {
+			pool = x.pool.name
+		}
+		if x.server != nil {
+			server = x.server.addr
+		}
+		if s.latency == nil || s.vip != x.vip || s.pool != x.pool {
+			s.latency = m.latency.WithLabelValues(x.vip.name, pool)
+		}
+		*s = series{vip: x.vip, pool: x.pool, server: x.server, class: class, latency: s.latency,
+			requests: m.requests.WithLabelValues(x.vip.name, pool, server, class)}
 	}
-	if x.server != nil {
-		server = x.server.addr
-	}
-	m.requests.WithLabelValues(x.vip.name, pool, server, codeClass(status)).Inc()
-	m.latency.WithLabelValues(x.vip.name, pool).Observe(time.Since(x.start).Seconds())
+	s.requests.Inc()
+	s.latency.Observe(time.Since(x.start).Seconds())
 }
 
 var codeClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}

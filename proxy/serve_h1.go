@@ -33,6 +33,8 @@ type h1Request struct {
 	x    exchange
 	host string // views into the request head, valid while it is served
 	path string
+	// series are the metrics of the connection's last request.
+	series series
 }
 
 func (f *h1Front) ServeH1(hx *h1.Exchange) {
@@ -246,7 +248,7 @@ func (st *h1Request) finish() {
 		status = http.StatusOK
 	}
 	p := st.f.p
-	p.metrics.observe(x, status)
+	p.metrics.observeIn(&st.series, x, status)
 	l := x.vip.accessLog
 	if l == nil {
 		return
