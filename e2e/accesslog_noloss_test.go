@@ -136,9 +136,7 @@ func TestAccessLogTermRightAfterReloadLosesNoLine(t *testing.T) {
 // copy aimed at a temporary directory, signalling the quill of this test,
 // must rotate the access log without losing a line.
 func TestLogrotateConfig(t *testing.T) {
-	if _, err := exec.LookPath("logrotate"); err != nil {
-		t.Skip("logrotate is not installed")
-	}
+	requireTool(t, "logrotate")
 	shipped := filepath.Join("..", "configs", "logrotate.quill")
 	state := filepath.Join(t.TempDir(), "state")
 	out, err := exec.Command("logrotate", "-d", "-s", state, shipped).CombinedOutput()
