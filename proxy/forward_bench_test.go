@@ -13,50 +13,8 @@ import (
 	"go.uber.org/zap"
 
 	"quill/config"
+	"quill/internal/fixedbackend"
 )
-
-// rawBackend answers every request head with a fixed 1 KiB response and
-// allocates nothing per request, so that a benchmark counts quill's
-// allocations alone.
-func rawBackend(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n\r\n" + string(bytes.Repeat([]byte("x"), 1024)))
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 8192)
-				n := 0
-				for {
-					m, err := c.Read(buf[n:])
-					if err != nil {
-						return
-					}
-					n += m
-					for {
-						i := bytes.Index(buf[:n], []byte("\r\n\r\n"))
-						if i < 0 {
-							break
-						}
-						if _, err := c.Write(resp); err != nil {
-							return
-						}
-						n = copy(buf, buf[i+4:n])
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
 
 // BenchmarkProxyKeepAlive is a keep-alive GET through the whole proxy:
 // route, balance, stickiness, forward, metrics, access log.
@@ -67,7 +25,7 @@ func BenchmarkProxyKeepAlive(b *testing.B) {
 		{"accesslog", "", "[access_log]\npath = %q\n"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			backend := rawBackend(b)
+			backend := fixedbackend.Start(b)
 			vip := freeAddrB(b)
 			logCfg := bc.log
 			if logCfg != "" {
