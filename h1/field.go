@@ -408,3 +408,31 @@ func fieldValue(fields []Field, name string) []byte {
 	}
 	return nil
 }
+
+// parseFields reads the header fields of a head from buf at i through the
+// empty line that ends them, appending them to fields and noting the
+// framing ones in s. It returns where the head ends. given is the length
+// of what the caller was given, for needMore.
+func parseFields(buf []byte, i int, fields []Field, maxFields int, s *fieldScan, given, maxHead int) ([]Field, int, error) {
+	for {
+		line, next, ok := cutLine(buf, i)
+		if !ok {
+			return fields, 0, needMore(given, maxHead)
+		}
+		i = next
+		if len(line) == 0 {
+			return fields, i, nil
+		}
+		if len(fields) == maxFields {
+			return fields, 0, errFieldCount
+		}
+		f, e := parseField(line)
+		if e != nil {
+			return fields, 0, e
+		}
+		fields = append(fields, f)
+		if e := s.note(f); e != nil {
+			return fields, 0, e
+		}
+	}
+}

@@ -62,25 +62,8 @@ func ParseResponse(b []byte, r *Response, lim Limits) (n int, err error) {
 	}
 	var s fieldScan
 	s.init(r.Minor)
-	for {
-		line, i, ok = cutLine(buf, i)
-		if !ok {
-			return 0, needMore(len(b), maxHead)
-		}
-		if len(line) == 0 {
-			break
-		}
-		if len(r.Fields) == maxFields {
-			return 0, errFieldCount
-		}
-		f, e := parseField(line)
-		if e != nil {
-			return 0, e
-		}
-		r.Fields = append(r.Fields, f)
-		if e := s.note(f); e != nil {
-			return 0, e
-		}
+	if r.Fields, i, err = parseFields(buf, i, r.Fields, maxFields, &s, len(b), maxHead); err != nil {
+		return 0, err
 	}
 	r.ContentLength = s.contentLen
 	r.Chunked = s.chunked
