@@ -7,44 +7,11 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"quill/internal/manual"
 )
 
-const defaultConfig = "/etc/quill/quill.toml"
-
-// commandUsage is what `quill help CMD` and `quill CMD -h` print, and what
-// follows a usage error of CMD.
-var commandUsage = map[string]string{
-	"run": `usage: quill run [-c FILE | FILE]
-
-Run the proxy with the config FILE (default ` + defaultConfig + `).
-HUP reloads the file, USR1 reopens the access logs, TERM and INT stop
-gracefully.
-`,
-	"check": `usage: quill check [-c FILE | FILE]
-
-Validate the config FILE (default ` + defaultConfig + `) as run and reload
-would, short of binding its addresses: exit 0 with a summary of what it
-serves, or 1 with every problem as FILE:LINE: message.
-`,
-	"reload": `usage: quill reload [-c FILE | FILE]
-
-Validate the config FILE (default ` + defaultConfig + `), then make the
-quill running with it reload it: through the [admin] API, which answers
-whether the proxy applied it (exit 0) or refused it (exit 1), else with
-SIGHUP to global.pid_file.
-`,
-	"vrrp": `usage: quill vrrp [-c FILE | FILE]
-
-Run the VRRP/CARP sidecar for the [[vrrp.instances]] of the config FILE
-(default ` + defaultConfig + `).
-`,
-	"ctl": `usage: quill ctl [-c FILE | FILE] servers
-       quill ctl [-c FILE | FILE] set POOL SERVER [state=ready|drain|maint] [weight=N]
-
-Talk to the runtime API of the quill running with the config FILE (default
-` + defaultConfig + `): list the servers, or change one until the next reload.
-`,
-}
+const defaultConfig = manual.DefaultConfig
 
 // usageError is a command line a command cannot take: main prints it with
 // the command's usage and exits 2.
@@ -100,6 +67,29 @@ func configArgs(cmd string, args []string, verbs ...string) (path string, rest [
 		return files[0], rest, nil
 	}
 	return defaultConfig, rest, nil
+}
+
+// noArgs reads the command line of a command that takes no argument: only
+// -h or --help, which ask for its usage.
+func noArgs(cmd string, args []string) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	return parseFlags(fs, cmd, args)
+}
+
+// parseFlags parses the flags of cmd and takes nothing else: -h and
+// --help give errHelp, anything wrong a usage error.
+func parseFlags(fs *flag.FlagSet, cmd string, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return &usageError{cmd, err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{cmd, fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
 }
 
 // distinct keeps the first of each value, in order.

@@ -21,9 +21,11 @@ var demoConfig string
 // process, quill in front of them on 127.0.0.1:8080 (HTTP) and :8443
 // (HTTPS, a self-signed certificate made now).
 func demoCmd(args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ExitOnError)
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	printConfig := fs.Bool("print", false, "print the demo config and exit")
-	fs.Parse(args)
+	if err := parseFlags(fs, "demo", args); err != nil {
+		return err
+	}
 
 	dir, err := os.MkdirTemp("", "quill-demo-")
 	if err != nil {

@@ -30,13 +30,6 @@ const (
 // within a time.Duration and counts within reason.
 const penMaxNumber = 1_000_000_000
 
-const importPenUsage = `usage: quill import-pen -- pen [OPTIONS] [HOST:]PORT SERVER...
-
-Prints the quill.toml equivalent of a pen command line. SERVER is
-host[:port[:maxconn[:hard[:weight[:prio]]]]], IPv6 addresses in brackets;
-the port defaults to the listen port, as in pen.
-`
-
 type penOpt struct {
 	flag byte
 	arg  string
@@ -247,8 +240,7 @@ func penInt(what, v string, least int) (int, error) {
 
 func importPenCmd(args []string) error {
 	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-		fmt.Print(importPenUsage)
-		return nil
+		return errHelp
 	}
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
@@ -261,7 +253,7 @@ func importPenCmd(args []string) error {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "quill import-pen: %v\n", err)
 		if len(args) == 0 {
-			fmt.Fprint(os.Stderr, importPenUsage)
+			fmt.Fprint(os.Stderr, commandUsage("import-pen"))
 		}
 		return errReported
 	}

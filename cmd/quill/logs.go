@@ -5,20 +5,30 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"quill/accesslog"
 )
 
 func logsCmd(args []string) error {
-	if len(args) == 0 || args[0] != "merge" {
-		return errors.New("usage: quill logs merge [-o FILE] LOG [LOG]")
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		return errHelp
 	}
-	fs := flag.NewFlagSet("logs merge", flag.ExitOnError)
+	if len(args) == 0 || args[0] != "merge" {
+		return &usageError{"logs", "what to do? merge"}
+	}
+	fs := flag.NewFlagSet("logs merge", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	outPath := fs.String("o", "", "write to FILE instead of stdout")
-	fs.Parse(args[1:])
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return &usageError{"logs", err.Error()}
+	}
 	if fs.NArg() == 0 {
-		return fmt.Errorf("logs merge: no input files")
+		return &usageError{"logs", "merge: no input files"}
 	}
 	out := os.Stdout
 	if *outPath != "" {

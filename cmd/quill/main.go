@@ -9,6 +9,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+
+	"quill/internal/manual"
 )
 
 // version and commit are set at build time with -ldflags "-X main.version=…".
@@ -33,23 +35,18 @@ func buildCommit() string {
 	return commit
 }
 
-const usage = `usage: quill COMMAND [flags]
+// usage lists the commands; commandUsage(CMD) is the usage of one.
+var usage = manual.Usage()
 
-commands:
-  run     [-c FILE | FILE]   run the proxy
-  check   [-c FILE | FILE]   validate a config file as run and reload would
-  reload  [-c FILE | FILE]   validate, then make the running proxy reload it
-  demo                       run an embedded example: two web servers, HTTP and HTTPS VIPs
-  logs merge [-o FILE] FILE...
-                             merge access logs (plain or gzip) in time order
-  import-pen -- PEN ARGS     print the quill.toml equivalent of a pen command line
-  vrrp    [-c FILE | FILE]   run the VRRP/CARP sidecar that moves the VIPs between two hosts
-  ctl [-c FILE | FILE] servers | set POOL SERVER state=drain|maint|ready weight=N
-                             the runtime API of a running quill
-  version                    print the version
-
-FILE defaults to ` + defaultConfig + `. quill help COMMAND tells more.
-`
+// commandUsage is what `quill help CMD` and `quill CMD -h` print, and what
+// follows a usage error of CMD.
+func commandUsage(cmd string) string {
+	c, ok := manual.Lookup(cmd)
+	if !ok {
+		return usage
+	}
+	return c.Usage()
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -82,12 +79,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "ctl":
 		err = ctlCmd(args, stdout)
 	case "version", "-v", "--version":
+		if err = noArgs(cmd, args); err != nil {
+			break
+		}
 		fmt.Fprintf(stdout, "quill %s (commit %s, %s)\n", version, buildCommit(), runtime.Version())
 	case "help", "-h", "--help":
-		if len(args) == 1 && commandUsage[args[0]] != "" {
-			fmt.Fprint(stdout, commandUsage[args[0]])
-		} else {
+		switch {
+		case len(args) == 0:
 			fmt.Fprint(stdout, usage)
+		case len(args) > 1:
+			fmt.Fprintf(stderr, "quill help: one command, not %d\n\n%s", len(args), usage)
+			return 2
+		case args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
+			fmt.Fprint(stdout, commandUsage("help"))
+		default:
+			if _, ok := manual.Lookup(args[0]); !ok {
+				fmt.Fprintf(stderr, "quill help: unknown command %q\n\n%s", args[0], usage)
+				return 2
+			}
+			fmt.Fprint(stdout, commandUsage(args[0]))
 		}
 	default:
 		fmt.Fprintf(stderr, "quill: unknown command %q\n\n%s", cmd, usage)
@@ -98,10 +108,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.Is(err, errHelp):
-		fmt.Fprint(stdout, commandUsage[cmd])
+		fmt.Fprint(stdout, commandUsage(cmd))
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "%v\n\n%s", ue, commandUsage[ue.cmd])
+		fmt.Fprintf(stderr, "%v\n\n%s", ue, commandUsage(ue.cmd))
 		return 2
 	case !errors.Is(err, errReported):
 		fmt.Fprintln(stderr, "quill:", err)
