@@ -1,0 +1,3 @@
+package manual
+
+//go:generate go run ../../cmd/quill-man -readme ../../README.md -man ../../man
