@@ -209,8 +209,16 @@ func TestMetricsMatchRequests(t *testing.T) {
 			}
 		})
 	}
-	if h := families["quill_request_duration_seconds"]; h == nil || h.GetMetric()[0].GetHistogram().GetSampleCount() != 8 {
-		t.Errorf("latency histogram does not count 8 requests: %v", h)
+	latency := map[string]uint64{}
+	for _, m := range families["quill_request_duration_seconds"].GetMetric() {
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == "server" {
+				latency[lp.GetValue()] += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	if latency[web.addr] != 8 || len(latency) != 1 {
+		t.Errorf("latency histogram counts %v requests by server, want 8, all for %s", latency, web.addr)
 	}
 }
 

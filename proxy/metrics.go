@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"quill/internal/metricnames"
 )
 
 // metrics are the proxy's Prometheus series. They are registered once, when
@@ -14,8 +16,9 @@ import (
 // they describe, not the collectors.
 type metrics struct {
 	reg      *prometheus.Registry
+	all      []prometheus.Collector   // what reg serves
 	requests *prometheus.CounterVec   // vip, pool, server, code class
-	latency  *prometheus.HistogramVec // vip, pool
+	latency  *prometheus.HistogramVec // vip, pool, server
 	retries  *prometheus.CounterVec   // pool
 	reloads  *prometheus.CounterVec   // result
 }
@@ -29,7 +32,7 @@ func newMetrics(p *Proxy) *metrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "quill_request_duration_seconds", Help: "Time from request arrival to the end of the response.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"vip", "pool"}),
+		}, []string{"vip", "pool", "server"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quill_retries_total", Help: "Requests moved to another server after a failed attempt.",
 		}, []string{"pool"}),
@@ -37,9 +40,17 @@ func newMetrics(p *Proxy) *metrics {
 			Name: "quill_reloads_total", Help: "Configuration reloads, by result.",
 		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.retries, m.reloads,
-		stateCollector{p}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.all = []prometheus.Collector{m.requests, m.latency, m.retries, m.reloads,
+		stateCollector{p}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
+	m.reg.MustRegister(m.all...)
 	return m
+}
+
+// MetricNames are the names of the series the proxy's /metrics serves (a
+// histogram's without its _bucket, _sum and _count): what a dashboard may
+// query.
+func MetricNames() []string {
+	return metricnames.Described(newMetrics(&Proxy{}).all...)
 }
 
 // observe counts a finished request.
@@ -71,8 +82,8 @@ func (m *metrics) observeIn(s *series, x *exchange, status int) {
 		if x.server != nil {
 			server = x.server.addr
 		}
-		if s.latency == nil || s.vip != x.vip || s.pool != x.pool {
-			s.latency = m.latency.WithLabelValues(x.vip.name, pool)
+		if s.latency == nil || s.vip != x.vip || s.pool != x.pool || s.server != x.server {
+			s.latency = m.latency.WithLabelValues(x.vip.name, pool, server)
 		}
 		*s = series{vip: x.vip, pool: x.pool, server: x.server, class: class, latency: s.latency,
 			requests: m.requests.WithLabelValues(x.vip.name, pool, server, class)}

@@ -3,11 +3,14 @@ package vrrp
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"quill/internal/metricnames"
 )
 
 // metrics are the sidecar's Prometheus series, registered once per process.
 type metrics struct {
 	reg         *prometheus.Registry
+	collectors  []prometheus.Collector
 	state       *prometheus.GaugeVec
 	priority    *prometheus.GaugeVec
 	transitions *prometheus.CounterVec
@@ -50,9 +53,16 @@ func newMetrics() *metrics {
 			Name: "quill_vrrp_track_up", Help: "1 while a tracked URL or interface is good, 0 while it fails.",
 		}, []string{"instance", "target"}),
 	}
-	m.reg.MustRegister(m.state, m.priority, m.transitions, m.received, m.sent, m.sendErrors, m.dropped, m.conflicts, m.trackUp,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.collectors = []prometheus.Collector{m.state, m.priority, m.transitions, m.received, m.sent, m.sendErrors, m.dropped, m.conflicts, m.trackUp,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
+	m.reg.MustRegister(m.collectors...)
 	return m
+}
+
+// MetricNames are the names of the series the sidecar's /metrics serves:
+// what a dashboard may query.
+func MetricNames() []string {
+	return metricnames.Described(newMetrics().collectors...)
 }
 
 // setState marks the instance's current state.
