@@ -46,10 +46,10 @@ func newMetrics(p *Proxy) *metrics {
 	return m
 }
 
-// MetricNames are the names of the series the proxy's /metrics serves (a
-// histogram's without its _bucket, _sum and _count): what a dashboard may
-// query.
-func MetricNames() []string {
+// Metrics are the series the proxy's /metrics serves, by name (a
+// histogram's without _bucket, _sum and _count), with their labels: what a
+// dashboard may query.
+func Metrics() map[string][]string {
 	return metricnames.Described(newMetrics(&Proxy{}).all...)
 }
 

@@ -59,9 +59,9 @@ func newMetrics() *metrics {
 	return m
 }
 
-// MetricNames are the names of the series the sidecar's /metrics serves:
-// what a dashboard may query.
-func MetricNames() []string {
+// Metrics are the series the sidecar's /metrics serves, by name, with
+// their labels: what a dashboard may query.
+func Metrics() map[string][]string {
 	return metricnames.Described(newMetrics().collectors...)
 }
 

@@ -1,21 +1,23 @@
-// Package metricnames lists the names of the series Prometheus collectors
-// describe, for the test that holds a dashboard to what quill exports.
+// Package metricnames lists the series Prometheus collectors describe, with
+// their labels, for the test that holds a dashboard to what quill exports.
 package metricnames
 
 import (
 	"regexp"
-	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// fqName reads a Desc's name from its String form, the only place
-// client_golang shows it: Desc{fqName: "quill_x", help: ...}.
-var fqName = regexp.MustCompile(`^Desc\{fqName: "([^"]+)"`)
+// desc reads a Desc's name and variable labels from its String form, the
+// only place client_golang shows them:
+// Desc{fqName: "quill_x", help: "...", unit: "", constLabels: {}, variableLabels: {a,b}}.
+var desc = regexp.MustCompile(`^Desc\{fqName: "([^"]+)".*variableLabels: \{([^}]*)\}\}$`)
 
-// Described returns the sorted names of the series the collectors
-// describe, a histogram's base name only (without _bucket, _sum, _count).
-func Described(cs ...prometheus.Collector) []string {
+// Described returns the series the collectors describe, by name, with
+// their variable labels. A histogram is there by its base name (without
+// _bucket, _sum and _count).
+func Described(cs ...prometheus.Collector) map[string][]string {
 	ch := make(chan *prometheus.Desc)
 	go func() {
 		for _, c := range cs {
@@ -23,12 +25,17 @@ func Described(cs ...prometheus.Collector) []string {
 		}
 		close(ch)
 	}()
-	var names []string
+	series := map[string][]string{}
 	for d := range ch {
-		if m := fqName.FindStringSubmatch(d.String()); m != nil {
-			names = append(names, m[1])
+		m := desc.FindStringSubmatch(d.String())
+		if m == nil {
+			continue
 		}
+		var labels []string
+		if m[2] != "" {
+			labels = strings.Split(m[2], ",")
+		}
+		series[m[1]] = labels
 	}
-	slices.Sort(names)
-	return slices.Compact(names)
+	return series
 }
