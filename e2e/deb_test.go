@@ -83,6 +83,11 @@ func TestDebianPackage(t *testing.T) {
 		if g := groupOf(t, "/etc/quill/quill.toml"); g != "quill" {
 			t.Errorf("/etc/quill/quill.toml: group %s, want quill, which the service runs as", g)
 		}
+		for _, unit := range []string{"quill.service", "quill-vrrp.service"} {
+			if _, err := os.Lstat("/etc/systemd/system/multi-user.target.wants/" + unit); err == nil {
+				t.Errorf("%s is enabled by the install: the administrator enables it once the config is written", unit)
+			}
+		}
 		conffiles := mustCommand(t, "dpkg-query", "-W", "-f=${Conffiles}", "quill")
 		for _, c := range []string{"/etc/quill/quill.toml", "/etc/logrotate.d/quill"} {
 			if !strings.Contains(conffiles, c+" ") {
@@ -125,6 +130,22 @@ func TestDebianPackage(t *testing.T) {
 		mustCommand(t, "logrotate", "--debug", "/etc/logrotate.d/quill")
 	})
 
+	// Removing keeps what is the administrator's: the config, the logs,
+	// the user; purging takes them too.
+	mustCommand(t, "dpkg", "-r", "quill")
+	t.Run("removed", func(t *testing.T) {
+		if _, err := os.Stat("/usr/bin/quill"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("/usr/bin/quill after dpkg -r: %v", err)
+		}
+		for _, path := range []string{"/etc/quill/quill.toml", "/etc/logrotate.d/quill", "/var/log/quill"} {
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("dpkg -r took what purge should: %v", err)
+			}
+		}
+		if err := lookupUser("quill"); err != nil {
+			t.Errorf("dpkg -r took the user quill: %v", err)
+		}
+	})
 	mustCommand(t, "dpkg", "-P", "quill")
 	t.Run("purged", func(t *testing.T) {
 		for _, path := range append(installed, "/etc/quill", "/var/log/quill", "/var/lib/quill", "/run/quill", "/usr/share/doc/quill") {
