@@ -75,6 +75,8 @@ func TestDebianPackage(t *testing.T) {
 			{"/etc/logrotate.d/quill", 0o644, "root", "/var/log/quill/*.log"},
 			{"/usr/share/man/man1/quill.1.gz", 0o644, "root", ""},
 			{"/usr/share/man/man5/quill-toml.5.gz", 0o644, "root", ""},
+			{"/usr/share/doc/quill/README.md", 0o644, "root", "## Install"},
+			{"/usr/share/doc/quill/examples/quickstart.toml", 0o644, "root", "[pools.app]"},
 			{"/var/log/quill", fs.ModeDir | 0o750, "quill", ""},
 			{"/var/lib/quill", fs.ModeDir | 0o750, "quill", ""},
 		} {
