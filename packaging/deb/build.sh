@@ -19,13 +19,15 @@ export PATH="$PATH:/usr/local/go/bin"
 commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 if [ -n "${QUILL_VERSION:-}" ]; then
 	version=$QUILL_VERSION
+elif ! git rev-parse --git-dir >/dev/null 2>&1; then
+	version=0~dev
 elif tag=$(git describe --tags --match 'v[0-9]*' 2>/dev/null); then
 	# v1.2.0-3-gabcdef0 -> 1.2.0+3.gabcdef0: sorts after 1.2.0, before 1.2.1.
 	version=$(echo "${tag#v}" | sed -E 's/-([0-9]+)-g([0-9a-f]+)$/+\1.g\2/')
 else
 	version="0~git.$(git log -1 --format=%cd --date=format:%Y%m%d%H%M%S).$(git rev-parse --short=12 HEAD)"
 fi
-if ! git diff --quiet HEAD 2>/dev/null; then
+if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet HEAD; then
 	version="$version.dirty"
 fi
 
