@@ -80,6 +80,7 @@ var pathCases = []pathCase{
 	{target: "/a%00b"},
 	{target: "/static/x#frag"},
 	// More of the same.
+	{target: "/static/%2e%2e/app?x=1", pool: "app", normalized: "/app?x=1"},
 	{target: "/static/%2E%2E/static/y?a=1", pool: "static", normalized: "/static/y?a=1"},
 	{target: "/static/./x/", pool: "static", normalized: "/static/x/"},
 	{target: "/static/..", pool: "app", normalized: "/"},

@@ -29,7 +29,7 @@ func (st *h1Request) normalize() bool {
 	path, query, err := routingPath(sent)
 	if err != nil {
 		st.fail(http.StatusBadRequest, err.Error())
-		st.f.p.logRefused(st.x.vip, st.x.peer, string(r.Target), err)
+		st.f.p.logRefused(st.x.vip, st.x.peer, bytesView(r.Target), err)
 		return false
 	}
 	st.path, st.query = path, query
@@ -45,22 +45,19 @@ func (st *h1Request) normalize() bool {
 // by the normalized RequestURI, and with forward_normalized URL.Path
 // becomes that path, which the forwarder sends.
 func (h *frontHandler) normalize(w http.ResponseWriter, r *http.Request, x *exchange) (path string, ok bool) {
-	path, _, err := routingPath(r.RequestURI)
+	sent := r.RequestURI
+	path, query, err := routingPath(sent)
 	if err != nil {
 		h.fail(w, x, http.StatusBadRequest, err.Error())
-		h.p.logRefused(x.vip, x.peer, r.RequestURI, err)
+		h.p.logRefused(x.vip, x.peer, sent, err)
 		return "", false
 	}
-	if x.vip.forwardNormalized && path != "*" {
-		decoded, err := url.PathUnescape(path)
-		if err != nil {
-			// net/http decoded the path as sent; its normal form decodes
-			// the same way, but a 400 is the answer if it ever did not.
-			h.fail(w, x, http.StatusBadRequest, "bad escape in path")
-			h.p.logRefused(x.vip, x.peer, r.RequestURI, err)
-			return "", false
+	if x.vip.forwardNormalized && path != sent[:len(sent)-len(query)] {
+		// net/http has checked the escapes of the path as sent, and the
+		// normal form only drops or decodes some of them: this succeeds.
+		if decoded, err := url.PathUnescape(path); err == nil {
+			r.URL.Path, r.URL.RawPath = decoded, path
 		}
-		r.URL.Path, r.URL.RawPath = decoded, path
 	}
 	return path, true
 }

@@ -19,6 +19,7 @@ var pathRoutes = []struct{ prefix, pool string }{
 	{"/app", "appPrefix"},
 	{"/a.b/", "dotted"},
 	{"/%41/", "escaped"},
+	{"/B/", "letter"},
 	{"/", "catchAll"},
 }
 
@@ -67,6 +68,8 @@ func TestRoutingOnNormalizedPath(t *testing.T) {
 		{"%2e in a name", "/a%2eb/x", "dotted", nil, false},
 		{"other escapes are kept", "/%41/x", "escaped", nil, false},
 		{"other escapes are not decoded", "/A/x", "catchAll", nil, false},
+		{"letters are not encoded", "/%42/x", "catchAll", nil, false},
+		{"%2f then a parent", "/x/..%2fstatic/y", "catchAll", nil, false},
 		{"%2f is not a separator", "/static%2fx", "catchAll", nil, false},
 		{"query with parents", "/app?next=/static/../x", "appPrefix", nil, false},
 		{"query does not route", "/x?/static/", "catchAll", nil, false},
