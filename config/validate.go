@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"quill/urlpath"
 )
 
 // validator collects every problem of a file with its line.
@@ -176,6 +178,10 @@ func (v *validator) vip(c *Config, name string) {
 		}
 		if !strings.HasPrefix(r.Path, "/") {
 			v.errorf(rp+".path", "vip %q: route %d: path %q does not start with /", name, i+1, r.Path)
+		} else if norm, query, err := urlpath.Normalize(r.Path); err != nil || query != "" || norm != r.Path {
+			// Requests are routed on their normalized path, which could
+			// never start with this prefix.
+			v.errorf(rp+".path", "vip %q: route %d: path %q is not a normalized path (%s), so no request would match it", name, i+1, r.Path, notNormal(norm, query, err))
 		}
 		key := strings.ToLower(r.Host) + " " + r.Path
 		if routes[key] {
@@ -433,4 +439,15 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR", s)
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// notNormal says why a route path is not a normalized path.
+func notNormal(norm, query string, err error) string {
+	switch {
+	case err != nil:
+		return err.Error()
+	case query != "":
+		return "it holds a query"
+	}
+	return fmt.Sprintf("its normal form is %q", norm)
 }

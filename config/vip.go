@@ -10,6 +10,10 @@ type VIP struct {
 	RedirectHTTPS bool `toml:"redirect_https"`
 	// HSTS is the Strict-Transport-Security value sent on a TLS VIP.
 	HSTS string `toml:"hsts"`
+	// ForwardNormalized sends the backend the normalized path (and the
+	// query as sent) instead of the target as the client sent it. Routing
+	// always decides on the normalized path.
+	ForwardNormalized bool `toml:"forward_normalized"`
 	// TLS turns the VIP into HTTPS.
 	TLS *TLS `toml:"tls"`
 	// Routes are matched by host, then by the longest path prefix.

@@ -362,6 +362,13 @@ func (r *Request) PathQuery() []byte {
 	return r.pathQuery
 }
 
+// SetPathQuery replaces the origin-form target the backend is sent (a
+// normalized path, for one); the access log keeps Target as it came. pq
+// must stay unchanged until the exchange ends; the next parse forgets it.
+func (r *Request) SetPathQuery(pq []byte) {
+	r.pathQuery = pq
+}
+
 // Path is PathQuery without its query.
 func (r *Request) Path() []byte {
 	p := r.pathQuery

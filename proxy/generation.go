@@ -38,6 +38,9 @@ type vip struct {
 	// challenge answers ACME HTTP-01 challenges on a plain-HTTP VIP for
 	// the TLS VIPs that obtain certificates by ACME.
 	challenge http.Handler
+	// forwardNormalized sends backends the normalized path, not the
+	// target as sent.
+	forwardNormalized bool
 }
 
 // build makes the generation of a.cfg from fresh objects, carrying over
@@ -61,7 +64,7 @@ func (p *Proxy) build(a *attempt) (*generation, error) {
 	for _, name := range sortedNames(cfg.VIPs) {
 		vc := cfg.VIPs[name]
 		v := &vip{name: name, listen: vc.Listen, tls: vc.TLS != nil, scheme: "http", router: newRouter(),
-			redirectHTTPS: vc.RedirectHTTPS, hsts: vc.HSTS}
+			redirectHTTPS: vc.RedirectHTTPS, hsts: vc.HSTS, forwardNormalized: vc.ForwardNormalized}
 		if v.tls {
 			v.scheme = "https"
 		}

@@ -41,7 +41,11 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(rec, x, http.StatusMethodNotAllowed, "CONNECT is not proxied")
 		return
 	}
-	if x.vip.challenge != nil && strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
+	path, ok := h.normalize(rec, r, x)
+	if !ok {
+		return
+	}
+	if x.vip.challenge != nil && strings.HasPrefix(path, "/.well-known/acme-challenge/") {
 		x.vip.challenge.ServeHTTP(rec, r)
 		return
 	}
@@ -52,11 +56,11 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if x.vip.hsts != "" {
 		rec.Header().Set("Strict-Transport-Security", x.vip.hsts)
 	}
-	p := x.vip.router.match(r.Host, r.URL.Path)
+	p := x.vip.router.match(r.Host, path)
 	if p == nil {
 		h.fail(rec, x, http.StatusNotFound, "no route")
 		if ce := h.p.log.Check(zap.DebugLevel, "no route"); ce != nil {
-			ce.Write(zap.String("vip", x.vip.name), zap.String("host", r.Host), zap.String("path", r.URL.Path))
+			ce.Write(zap.String("vip", x.vip.name), zap.String("host", r.Host), zap.String("path", path))
 		}
 		return
 	}

@@ -12,7 +12,7 @@ import (
 // challenges): rare requests, so the conversion may allocate.
 func (st *h1Request) serveHandler(h http.Handler) {
 	r := &st.hx.Req
-	u, err := url.ParseRequestURI(string(requestURI(r.Target)))
+	u, err := url.ParseRequestURI(st.path + st.query)
 	if err != nil {
 		st.fail(http.StatusBadRequest, "bad target")
 		return

@@ -32,9 +32,14 @@ type h1Request struct {
 	hx   *h1.Exchange
 	x    exchange
 	host string // views into the request head, valid while it is served
-	path string
+	path string // normalized: a view, or made by urlpath when it differs
 	// series are the metrics of the connection's last request.
 	series series
+	// query is the target's, from '?' on; target is the normalized path
+	// and query sent to the backend when the VIP has forward_normalized,
+	// reused from request to request.
+	query  string
+	target []byte
 }
 
 func (f *h1Front) ServeH1(hx *h1.Exchange) {
@@ -60,7 +65,7 @@ func (st *h1Request) serve() {
 	}
 	defer st.finish()
 	r := &hx.Req
-	st.host, st.path = requestHost(r), targetPath(r.Target)
+	st.host = requestHost(r)
 	if string(r.Method) == http.MethodConnect {
 		st.fail(http.StatusMethodNotAllowed, "CONNECT is not proxied")
 		return
@@ -70,6 +75,9 @@ func (st *h1Request) serve() {
 		// net/http's servers answer it).
 		x.status = http.StatusOK
 		hx.Respond(http.StatusOK, nil, nil)
+		return
+	}
+	if !st.normalize() {
 		return
 	}
 	v := x.vip
@@ -369,17 +377,6 @@ func requestHost(r *h1.Request) string {
 		}
 	}
 	return bytesView(r.Host)
-}
-
-// targetPath is the path of a target, without its query.
-func targetPath(t []byte) string {
-	u := requestURI(t)
-	for i, ch := range u {
-		if ch == '?' {
-			return bytesView(u[:i])
-		}
-	}
-	return bytesView(u)
 }
 
 // requestURI is the path and query of a target (origin-form).
