@@ -38,6 +38,8 @@ type vip struct {
 	// challenge answers ACME HTTP-01 challenges on a plain-HTTP VIP for
 	// the TLS VIPs that obtain certificates by ACME.
 	challenge http.Handler
+	// stats count the VIP's connections and answers, across reloads.
+	stats *trafficStats
 }
 
 // build makes the generation of a.cfg from fresh objects, carrying over
