@@ -1,0 +1,361 @@
+package proxy
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// statusOf reads /status.json on the admin address.
+func statusOf(t *testing.T, admin string) statusReport {
+	t.Helper()
+	code, body := getBody(t, "http://"+admin+"/status.json")
+	if code != http.StatusOK {
+		t.Fatalf("/status.json: %d %s", code, body)
+	}
+	var r statusReport
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatalf("/status.json: %v\n%s", err, body)
+	}
+	return r
+}
+
+func (r statusReport) server(t *testing.T, name string) serverStatus {
+	t.Helper()
+	for _, s := range r.Servers {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no server %q in the status", name)
+	return serverStatus{}
+}
+
+// promSample matches a sample line of the Prometheus text format.
+var promSample = regexp.MustCompile(`^([a-z_]+)\{([^}]*)\} ([0-9.e+-]+)$`)
+
+// metricSum adds the samples of name whose labels include every one of
+// want (`k="v"` strings).
+func metricSum(t *testing.T, metrics, name string, want ...string) float64 {
+	t.Helper()
+	var sum float64
+	for _, line := range strings.Split(metrics, "\n") {
+		m := promSample.FindStringSubmatch(line)
+		if m == nil || m[1] != name {
+			continue
+		}
+		labels := strings.Split(m[2], ",")
+		ok := true
+		for _, w := range want {
+			found := false
+			for _, l := range labels {
+				found = found || l == w
+			}
+			ok = ok && found
+		}
+		if ok {
+			v, err := strconv.ParseFloat(m[3], 64)
+			if err != nil {
+				t.Fatalf("metric line %q: %v", line, err)
+			}
+			sum += v
+		}
+	}
+	return sum
+}
+
+// TestStatusMatchesMetrics: after a known number of requests, each of
+// them answered, refused or failed over, the numbers of /status.json are
+// those of /metrics and those the test sent.
+func TestStatusMatchesMetrics(t *testing.T) {
+	web1, web2 := newTestBackend(t, "web1"), newTestBackend(t, "web2")
+	dead := freeAddr(t)
+	vip, admin := freeAddr(t), freeAddr(t)
+	startProxy(t, fmt.Sprintf(`[admin]
+listen = %q
+[vips.web]
+listen = [%q]
+  [[vips.web.routes]]
+  path = "/app/"
+  pool = "app"
+[pools.app]
+fail_timeout = "1h"
+servers = [{ address = %q, name = "web1" }, { address = %q, name = "web2" }, { address = %q, name = "dead" }]
+`, admin, vip, web1.addr(), web2.addr(), dead))
+	const ok, notFound, posted = 9, 4, 3
+	for i := 0; i < ok; i++ {
+		if code, _ := getBody(t, "http://"+vip+"/app/x"); code != http.StatusOK {
+			t.Fatalf("request %d: %d", i, code)
+		}
+	}
+	for i := 0; i < notFound; i++ {
+		if code, _ := getBody(t, "http://"+vip+"/elsewhere"); code != http.StatusNotFound {
+			t.Fatalf("unrouted request %d: %d", i, code)
+		}
+	}
+	for i := 0; i < posted; i++ {
+		if code, _ := send(t, http.MethodPost, "http://"+vip+"/app/post", "0123456789"); code != http.StatusOK {
+			t.Fatalf("POST %d: %d", i, code)
+		}
+	}
+	rep := statusOf(t, admin)
+	_, metrics := getBody(t, "http://"+admin+"/metrics")
+
+	if len(rep.VIPs) != 1 {
+		t.Fatalf("%d VIPs in the status, want 1", len(rep.VIPs))
+	}
+	v := rep.VIPs[0]
+	total := uint64(ok + notFound + posted)
+	if v.Requests != total || v.Class2xx != ok+posted || v.Class4xx != notFound {
+		t.Errorf("VIP: %d requests, %d 2xx, %d 4xx; sent %d, %d, %d", v.Requests, v.Class2xx, v.Class4xx, total, ok+posted, notFound)
+	}
+	if m := metricSum(t, metrics, "quill_requests_total", `vip="web"`); float64(v.Requests) != m {
+		t.Errorf("VIP: %d requests in the status, %v in /metrics", v.Requests, m)
+	}
+	for _, class := range []string{"2xx", "4xx"} {
+		got := map[string]uint64{"2xx": v.Class2xx, "4xx": v.Class4xx}[class]
+		if m := metricSum(t, metrics, "quill_requests_total", `vip="web"`, `code="`+class+`"`); float64(got) != m {
+			t.Errorf("VIP: %d %s in the status, %v in /metrics", got, class, m)
+		}
+	}
+	if v.BytesIn != 10*posted {
+		t.Errorf("VIP: %d bytes in, want %d (the POST bodies)", v.BytesIn, 10*posted)
+	}
+	if want := uint64(len("web1\n") * (ok + posted)); v.BytesOut < want {
+		t.Errorf("VIP: %d bytes out, want at least %d", v.BytesOut, want)
+	}
+	if v.ConnsTotal < total || v.P50 <= 0 || v.P99 < v.P50 {
+		t.Errorf("VIP: %d connections accepted, p50 %v, p99 %v", v.ConnsTotal, v.P50, v.P99)
+	}
+
+	var answered, retried uint64
+	for _, s := range rep.Servers {
+		addr := map[string]string{"web1": web1.addr(), "web2": web2.addr(), "dead": dead}[s.Name]
+		labels := []string{`pool="app"`, `server="` + addr + `"`}
+		if m := metricSum(t, metrics, "quill_requests_total", append(labels, `code="2xx"`)...); float64(s.Class2xx) != m {
+			t.Errorf("%s: %d 2xx in the status, %v in /metrics", s.Name, s.Class2xx, m)
+		}
+		if m := metricSum(t, metrics, "quill_server_failures_total", labels...); float64(s.Errors) != m {
+			t.Errorf("%s: %d errors in the status, %v failures in /metrics", s.Name, s.Errors, m)
+		}
+		if m := metricSum(t, metrics, "quill_server_state", append(labels, `state="`+s.State+`"`)...); m != 1 {
+			t.Errorf("%s: state %q in the status, not in /metrics", s.Name, s.State)
+		}
+		answered += s.Requests
+		retried += s.Retries
+	}
+	if answered != ok+posted {
+		t.Errorf("the servers answered %d requests, want %d", answered, ok+posted)
+	}
+	d := rep.server(t, "dead")
+	if d.Errors != 1 || d.Retries != 1 || d.Requests != 0 || d.Total != 1 {
+		t.Errorf("dead: %d errors, %d retries, %d answered, %d sent; want 1, 1, 0, 1", d.Errors, d.Retries, d.Requests, d.Total)
+	}
+	if m := metricSum(t, metrics, "quill_retries_total", `pool="app"`); float64(retried) != m {
+		t.Errorf("%d retries in the status, %v in /metrics", retried, m)
+	}
+	if d.State != "down" || d.Reason != "connect refused" || !strings.HasPrefix(d.Text, "down ") {
+		t.Errorf("dead: state %q, reason %q, text %q; want down, connect refused", d.State, d.Reason, d.Text)
+	}
+}
+
+// TestRetryingIsNotUp: a server that refused a connect is down for the
+// fail timeout, then retrying (never up) until it answers again.
+func TestRetryingIsNotUp(t *testing.T) {
+	web1 := newTestBackend(t, "web1")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flaky := ln.Addr().String()
+	ln.Close()
+	vip, admin := freeAddr(t), freeAddr(t)
+	startProxy(t, fmt.Sprintf(`[admin]
+listen = %q
+[vips.web]
+listen = [%q]
+  [[vips.web.routes]]
+  pool = "app"
+[pools.app]
+fail_timeout = "300ms"
+servers = [{ address = %q, name = "flaky" }, { address = %q, name = "web1" }]
+`, admin, vip, flaky, web1.addr()))
+	if s := statusOf(t, admin).server(t, "flaky"); s.State != "up" {
+		t.Fatalf("before any request: %q, want up", s.State)
+	}
+	if code, _ := getBody(t, "http://"+vip+"/"); code != http.StatusOK {
+		t.Fatalf("request: %d", code)
+	}
+	if s := statusOf(t, admin).server(t, "flaky"); s.State != "down" || s.Reason != "connect refused" {
+		t.Fatalf("after a refused connect: %q (%q), want down (connect refused)", s.State, s.Reason)
+	}
+	time.Sleep(400 * time.Millisecond)
+	s := statusOf(t, admin).server(t, "flaky")
+	if s.State != "retrying" || !regexp.MustCompile(`^retrying: failed \d+s ago, connect refused$`).MatchString(s.Text) {
+		t.Fatalf("after the fail timeout: %q %q, want retrying: failed Ns ago", s.State, s.Text)
+	}
+	if a := apiServers(t, admin)["flaky"]; a.State != "retrying" {
+		t.Errorf("/api/servers says %q, want retrying", a.State)
+	}
+
+	// The server comes back: the next request that reaches it is answered.
+	back, err := net.Listen("tcp", flaky)
+	if err != nil {
+		t.Skipf("the port of the server was taken meanwhile: %v", err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "flaky") })}
+	go srv.Serve(back)
+	t.Cleanup(func() { srv.Close() })
+	for i := 0; i < 4 && statusOf(t, admin).server(t, "flaky").State != "up"; i++ {
+		getBody(t, "http://"+vip+"/")
+	}
+	if s := statusOf(t, admin).server(t, "flaky"); s.State != "up" {
+		t.Errorf("after it answered: %q, want up", s.State)
+	}
+}
+
+// TestIdleProxyHoldsNoConnections: the connections shown are those of
+// clients, not the listeners' waiting Accept calls.
+func TestIdleProxyHoldsNoConnections(t *testing.T) {
+	web := newTestBackend(t, "web1")
+	vip1, vip2, admin := freeAddr(t), freeAddr(t), freeAddr(t)
+	startProxy(t, fmt.Sprintf(`[admin]
+listen = %q
+[vips.one]
+listen = [%q]
+  [[vips.one.routes]]
+  pool = "app"
+[vips.two]
+listen = [%q]
+  [[vips.two.routes]]
+  pool = "app"
+[pools.app]
+servers = [{ address = %q }]
+`, admin, vip1, vip2, web.addr()))
+	// Both listeners are waiting in Accept once they answer.
+	getBody(t, "http://"+vip1+"/")
+	getBody(t, "http://"+vip2+"/")
+	waitFor(t, 5*time.Second, "no client connection held", func() bool {
+		return statusOf(t, admin).Process.Connections == 0
+	})
+	c, err := net.Dial("tcp", vip1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+		t.Fatal(err)
+	}
+	rep := statusOf(t, admin)
+	if rep.Process.Connections != 1 {
+		t.Errorf("%d client connections with one open, want 1", rep.Process.Connections)
+	}
+	for _, v := range rep.VIPs {
+		if want := map[string]int64{"one": 1, "two": 0}[v.Name]; v.ConnsActive != want {
+			t.Errorf("vip %s: %d connections open, want %d", v.Name, v.ConnsActive, want)
+		}
+	}
+	_, metrics := getBody(t, "http://"+admin+"/metrics")
+	if !strings.Contains(metrics, "\nquill_client_connections 1\n") {
+		t.Errorf("/metrics lacks quill_client_connections 1")
+	}
+}
+
+// TestStatusPageWithoutJavaScript: the served HTML holds the whole table
+// (state, reason, counters of every server, named as configured) before
+// any script runs; the buttons name the API call the script makes with
+// the token, and that call works with the token and only with it.
+func TestStatusPageWithoutJavaScript(t *testing.T) {
+	web1, web2 := newTestBackend(t, "web1"), newTestBackend(t, "web2")
+	vip, admin := freeAddr(t), freeAddr(t)
+	startProxy(t, fmt.Sprintf(`[admin]
+listen = %q
+token = "s3cret"
+[vips.web]
+listen = [%q]
+  [[vips.web.routes]]
+  pool = "app"
+[pools.app]
+servers = [{ address = %q, name = "alpha" }, { address = %q, name = "beta" }]
+`, admin, vip, web1.addr(), web2.addr()))
+	for i := 0; i < 4; i++ {
+		getBody(t, "http://"+vip+"/")
+	}
+	setState := func(token, server, state string) int {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+admin+"/api/servers/app/"+server+"?state="+state, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := setState("", "beta", "maint"); code != http.StatusUnauthorized {
+		t.Fatalf("without the token: %d, want 401", code)
+	}
+	if code := setState("s3cret", "beta", "maint"); code != http.StatusOK {
+		t.Fatalf("with the token: %d, want 200", code)
+	}
+
+	code, page := getBody(t, "http://"+admin+"/status")
+	if code != http.StatusOK {
+		t.Fatalf("/status: %d", code)
+	}
+	script := regexp.MustCompile(`(?s)<script>.*</script>`)
+	html := script.ReplaceAllString(page, "")
+	rows := regexp.MustCompile(`(?s)<tr class="server (\w+)" data-pool="app" data-server="(\w+)">(.*?)</tr>`).FindAllStringSubmatch(html, -1)
+	if len(rows) != 2 {
+		t.Fatalf("%d server rows in the HTML, want 2:\n%s", len(rows), html)
+	}
+	for _, r := range rows {
+		class, name, cells := r[1], r[2], r[3]
+		want := map[string]string{"alpha": "up", "beta": "maint"}[name]
+		if class != want || !strings.Contains(cells, `data-state="`+want+`"`) {
+			t.Errorf("row %s: class %q, want %q:\n%s", name, class, want, cells)
+		}
+		if want == "maint" && !regexp.MustCompile(`>maint \d+s \(API\)<`).MatchString(cells) {
+			t.Errorf("row %s lacks \"maint Ns (API)\":\n%s", name, cells)
+		}
+		if !strings.Contains(cells, "<td>2</td>") {
+			t.Errorf("row %s lacks its 2 answered requests:\n%s", name, cells)
+		}
+		for _, state := range []string{"drain", "maint", "ready"} {
+			if !strings.Contains(cells, `<button type="button" data-set="`+state+`">`) {
+				t.Errorf("row %s lacks the %s button", name, state)
+			}
+		}
+	}
+	for _, want := range []string{`<table id="vips">`, `<td id="version">`, `<noscript><meta http-equiv="refresh"`, "<svg class=\"chart\""} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the HTML lacks %q", want)
+		}
+	}
+	js := script.FindString(page)
+	for _, want := range []string{`headers.Authorization = "Bearer " + token.value`, `"/api/servers/" + encodeURIComponent(pool) + "/" + encodeURIComponent(server) + "?state=" + state`,
+		`{method: "POST", headers: headers}`, `row.dataset.pool, row.dataset.server, b.dataset.set`, "setInterval(refresh, 5000)"} {
+		if !strings.Contains(js, want) {
+			t.Errorf("the script lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "s3cret") {
+		t.Error("the page shows the admin token")
+	}
+	for _, path := range []string{"/status.csv", "/status;csv"} {
+		code, csvText := getBody(t, "http://"+admin+path)
+		if code != http.StatusOK || !strings.HasPrefix(csvText, strings.Join(csvHeader, ",")+"\n") ||
+			!strings.Contains(csvText, "\nserver,app,beta,"+web2.addr()+",maint,API,") {
+			t.Errorf("%s: %d\n%s", path, code, csvText)
+		}
+	}
+}
