@@ -227,8 +227,8 @@ func TestChartPoints(t *testing.T) {
 		top  uint64
 		want string
 	}{
-		{"no data: a flat line", nil, 1, "0,32 180,32"},
-		{"newest at the right edge", []uint64{0, 5, 10}, 10, "176.0,32.0 178.0,17.0 180.0,2.0"},
+		{"no data: a flat line", nil, 1, "0,28 135,28"},
+		{"newest at the right edge", []uint64{0, 5, 10}, 10, "132.0,28.0 133.5,15.0 135.0,2.0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -221,7 +221,9 @@ var statusPage = template.Must(template.New("status.html").Funcs(template.FuncMa
 	"handshakes": func(m map[string]uint64) string {
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(m)) {
-			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+			if m[k] > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+			}
 		}
 		return strings.Join(parts, ", ")
 	},
@@ -266,7 +268,7 @@ func formatMS(ms float64) string {
 
 // Charts are chartWidth × chartHeight SVG boxes; each sample interval is
 // one step to the right, the newest at the right edge.
-const chartWidth, chartHeight = 180, 32
+const chartWidth, chartHeight = 135, 28
 
 // chartMax is the scale of a chart: the largest requests count, at least 1.
 func chartMax(c chartData) uint64 {
