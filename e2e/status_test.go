@@ -83,7 +83,7 @@ func metricValue(metrics, series string) float64 {
 // the status page as headless Chromium renders it shows each server's
 // state and its reason; its numbers are those of /metrics after a known
 // number of requests; a screenshot is saved in the test's directory
-// (and, with QUILL_STATUS_SCREENSHOT=FILE, after a minute of traffic for
+// (and, with QUILL_STATUS_SCREENSHOT=FILE, after 2.5 minutes of traffic for
 // the charts, to FILE: how the README's picture is made).
 func TestStatusPageChromium(t *testing.T) {
 	requireTool(t, "chromium")
@@ -215,7 +215,7 @@ servers = [{ name = "web1", address = %q }, { name = "web2", address = %q }, { n
 		}
 	}
 	shot := filepath.Join(t.TempDir(), "status.png")
-	chromium(t, "--hide-scrollbars", "--window-size=1360,640", "--screenshot="+shot, "http://"+admin+"/status")
+	chromium(t, "--hide-scrollbars", "--window-size=1440,560", "--screenshot="+shot, "http://"+admin+"/status")
 	png, err := os.ReadFile(shot)
 	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
 		t.Fatalf("screenshot %s: %v (%d bytes)", shot, err, len(png))
@@ -229,11 +229,11 @@ servers = [{ name = "web1", address = %q }, { name = "web2", address = %q }, { n
 }
 
 // chartTraffic sends requests in bursts of varied size for a little over
-// six sample intervals, so that the charts have something to draw.
+// fifteen sample intervals, so that the charts have something to draw.
 func chartTraffic(t *testing.T, vip string) {
 	t.Helper()
-	deadline := time.Now().Add(65 * time.Second)
-	for i := 0; i < 400 && time.Now().Before(deadline); i++ {
+	deadline := time.Now().Add(150 * time.Second)
+	for i := 0; i < 1000 && time.Now().Before(deadline); i++ {
 		n := 2 + i%7
 		curl(t, "-o", "/dev/null", fmt.Sprintf("http://%s/load[1-%d]", vip, n))
 		time.Sleep(150 * time.Millisecond)

@@ -72,6 +72,8 @@ type serverStatus struct {
 	// server; -1 when the pool keeps no table (cookie stickiness keeps its
 	// clients in their cookies: see sticky_requests).
 	StickyClients int `json:"sticky_clients"`
+	// StickyMode is the pool's stickiness: "cookie", "ip" or "none".
+	StickyMode string `json:"sticky_mode"`
 	trafficView
 }
 
@@ -116,13 +118,17 @@ func (p *Proxy) report(now time.Time) statusReport {
 	for _, name := range sortedNames(g.pools) {
 		pl := g.pools[name]
 		var pins map[uint64]int
-		if pl.sticky != nil && pl.sticky.table != nil {
-			pins = pl.sticky.table.ClientsPerServer()
+		mode := "none"
+		if pl.sticky != nil {
+			mode = string(pl.sticky.cfg.Mode)
+			if pl.sticky.table != nil {
+				pins = pl.sticky.table.ClientsPerServer()
+			}
 		}
 		for _, s := range pl.servers {
 			ss := serverStatus{Pool: name, Name: s.id, Address: s.addr, stateView: s.stateView(n),
 				Weight: s.weight.Load(), Backup: s.backup, Active: s.active.Load(), Total: s.requests.Load(),
-				StickyClients: -1, trafficView: s.traffic.view(n, s.errorCount())}
+				StickyClients: -1, StickyMode: mode, trafficView: s.traffic.view(n, s.errorCount())}
 			if pins != nil {
 				ss.StickyClients = pins[s.hashID]
 			}

@@ -359,3 +359,43 @@ servers = [{ address = %q, name = "alpha" }, { address = %q, name = "beta" }]
 		}
 	}
 }
+
+// TestStatusStickyClients: with ip stickiness the page counts the clients
+// the table pins to each server, and the requests that came pinned.
+func TestStatusStickyClients(t *testing.T) {
+	web1, web2 := newTestBackend(t, "web1"), newTestBackend(t, "web2")
+	vip, admin := freeAddr(t), freeAddr(t)
+	startProxy(t, fmt.Sprintf(`[admin]
+listen = %q
+[vips.web]
+listen = [%q]
+  [[vips.web.routes]]
+  pool = "app"
+[pools.app]
+servers = [{ address = %q, name = "web1" }, { address = %q, name = "web2" }]
+  [pools.app.sticky]
+  mode = "ip"
+`, admin, vip, web1.addr(), web2.addr()))
+	const requests = 3
+	for i := 0; i < requests; i++ {
+		getBody(t, "http://"+vip+"/")
+	}
+	rep := statusOf(t, admin)
+	var clients, pinned, answered int
+	for _, s := range rep.Servers {
+		if s.StickyMode != "ip" {
+			t.Errorf("%s: sticky mode %q, want ip", s.Name, s.StickyMode)
+		}
+		clients += s.StickyClients
+		pinned += int(s.Pinned)
+		if s.Requests > 0 {
+			answered++
+			if s.StickyClients != 1 || s.Pinned != requests-1 {
+				t.Errorf("%s: %d sticky clients and %d pinned requests, want 1 and %d", s.Name, s.StickyClients, s.Pinned, requests-1)
+			}
+		}
+	}
+	if clients != 1 || pinned != requests-1 || answered != 1 {
+		t.Errorf("%d clients, %d pinned requests over %d servers; want 1, %d, 1", clients, pinned, answered, requests-1)
+	}
+}
