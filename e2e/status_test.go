@@ -131,10 +131,19 @@ servers = [{ name = "web1", address = %q }, { name = "web2", address = %q }, { n
 		t.Fatalf("drain: %s", drained)
 	}
 
+	// A client may read its answer before quill has counted it.
 	var rep statusJSON
-	if err := json.Unmarshal([]byte(mustCurl(t, "http://"+admin+"/status.json")), &rep); err != nil {
-		t.Fatal(err)
-	}
+	eventually(t, 5*time.Second, func() bool {
+		rep = statusJSON{}
+		if err := json.Unmarshal([]byte(mustCurl(t, "http://"+admin+"/status.json")), &rep); err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		for _, v := range rep.VIPs {
+			n += v.Requests
+		}
+		return n == 42
+	})
 	metrics := mustCurl(t, "http://"+admin+"/metrics")
 	byName := map[string]int{}
 	for i, s := range rep.Servers {

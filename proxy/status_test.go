@@ -3,14 +3,20 @@ package proxy
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"quill/config"
 )
 
 // statusOf reads /status.json on the admin address.
@@ -24,6 +30,22 @@ func statusOf(t *testing.T, admin string) statusReport {
 	if err := json.Unmarshal([]byte(body), &r); err != nil {
 		t.Fatalf("/status.json: %v\n%s", err, body)
 	}
+	return r
+}
+
+// settledStatus reads /status.json once the VIPs have counted requests
+// answers: a client may read its answer before quill has counted it.
+func settledStatus(t *testing.T, admin string, requests uint64) statusReport {
+	t.Helper()
+	var r statusReport
+	waitFor(t, 5*time.Second, fmt.Sprintf("%d requests counted", requests), func() bool {
+		r = statusOf(t, admin)
+		var n uint64
+		for _, v := range r.VIPs {
+			n += v.Requests
+		}
+		return n == requests
+	})
 	return r
 }
 
@@ -78,7 +100,7 @@ func TestStatusMatchesMetrics(t *testing.T) {
 	web1, web2 := newTestBackend(t, "web1"), newTestBackend(t, "web2")
 	dead := freeAddr(t)
 	vip, admin := freeAddr(t), freeAddr(t)
-	startProxy(t, fmt.Sprintf(`[admin]
+	tp := startProxy(t, fmt.Sprintf(`[admin]
 listen = %q
 [vips.web]
 listen = [%q]
@@ -105,7 +127,7 @@ servers = [{ address = %q, name = "web1" }, { address = %q, name = "web2" }, { a
 			t.Fatalf("POST %d: %d", i, code)
 		}
 	}
-	rep := statusOf(t, admin)
+	rep := settledStatus(t, admin, ok+notFound+posted)
 	_, metrics := getBody(t, "http://"+admin+"/metrics")
 
 	if len(rep.VIPs) != 1 {
@@ -163,6 +185,27 @@ servers = [{ address = %q, name = "web1" }, { address = %q, name = "web2" }, { a
 	}
 	if d.State != "down" || d.Reason != "connect refused" || !strings.HasPrefix(d.Text, "down ") {
 		t.Errorf("dead: state %q, reason %q, text %q; want down, connect refused", d.State, d.Reason, d.Text)
+	}
+
+	// The counters survive a reload, as the Prometheus series do.
+	src, err := os.ReadFile(tp.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.reload(t, string(src), nil); err != nil {
+		t.Fatal(err)
+	}
+	after := statusOf(t, admin)
+	if a := after.VIPs[0]; a.Requests != v.Requests || a.Class2xx != v.Class2xx {
+		t.Errorf("after a reload the VIP shows %d requests, %d 2xx; before %d, %d", a.Requests, a.Class2xx, v.Requests, v.Class2xx)
+	}
+	for _, s := range rep.Servers {
+		if a := after.server(t, s.Name); a.Requests != s.Requests || a.Errors != s.Errors || a.State != s.State {
+			t.Errorf("after a reload %s shows %d requests, %d errors, %s; before %d, %d, %s", s.Name, a.Requests, a.Errors, a.State, s.Requests, s.Errors, s.State)
+		}
+	}
+	if r := after.Process.LastReload; r == nil || !r.Applied {
+		t.Errorf("last reload %+v, want applied", r)
 	}
 }
 
@@ -289,6 +332,7 @@ servers = [{ address = %q, name = "alpha" }, { address = %q, name = "beta" }]
 	for i := 0; i < 4; i++ {
 		getBody(t, "http://"+vip+"/")
 	}
+	settledStatus(t, admin, 4)
 	setState := func(token, server, state string) int {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+admin+"/api/servers/app/"+server+"?state="+state, nil)
 		if token != "" {
@@ -336,7 +380,7 @@ servers = [{ address = %q, name = "alpha" }, { address = %q, name = "beta" }]
 			}
 		}
 	}
-	for _, want := range []string{`<table id="vips">`, `<td id="version">`, `<noscript><meta http-equiv="refresh"`, "<svg class=\"chart\""} {
+	for _, want := range []string{`<table id="vips">`, `<td id="version">`, `<noscript><meta http-equiv="refresh" content="10"></noscript>`, "<svg class=\"chart\""} {
 		if !strings.Contains(html, want) {
 			t.Errorf("the HTML lacks %q", want)
 		}
@@ -380,7 +424,7 @@ servers = [{ address = %q, name = "web1" }, { address = %q, name = "web2" }]
 	for i := 0; i < requests; i++ {
 		getBody(t, "http://"+vip+"/")
 	}
-	rep := statusOf(t, admin)
+	rep := settledStatus(t, admin, requests)
 	var clients, pinned, answered int
 	for _, s := range rep.Servers {
 		if s.StickyMode != "ip" {
@@ -397,5 +441,136 @@ servers = [{ address = %q, name = "web1" }, { address = %q, name = "web2" }]
 	}
 	if clients != 1 || pinned != requests-1 || answered != 1 {
 		t.Errorf("%d clients, %d pinned requests over %d servers; want 1, %d, 1", clients, pinned, answered, requests-1)
+	}
+}
+
+func TestConnectReason(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"refused", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, "connect refused"},
+		{"timeout", fmt.Errorf("connect: %w", os.ErrDeadlineExceeded), "connect timeout"},
+		{"unreachable", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EHOSTUNREACH)}, "no route to host"},
+		{"other", errors.New("too many open files"), "connect failed: too many open files"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := connectReason(tt.err); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestServerStates: the state a server shows after each sequence of
+// events, and its phrase.
+func TestServerStates(t *testing.T) {
+	refused := os.NewSyscallError("connect", syscall.ECONNREFUSED)
+	const sec = int64(time.Second)
+	tests := []struct {
+		name     string
+		events   func(s *server)
+		at       int64
+		want     string
+		wantText string
+	}{
+		{"fresh", func(*server) {}, 5 * sec, "up", "up 5s"},
+		{"down for the fail timeout", func(s *server) { s.markDown(10*sec, 10*time.Second, refused) }, 12 * sec, "down", "down 2s: connect refused"},
+		{"retrying after it", func(s *server) { s.markDown(10*sec, 10*time.Second, refused) }, 25 * sec, "retrying", "retrying: failed 15s ago, connect refused"},
+		{"up after an answer", func(s *server) { s.markDown(10*sec, 10*time.Second, refused); s.answered(22 * sec) }, 25 * sec, "up", "up 3s"},
+		{"up after a passing check", func(s *server) {
+			s.markDown(10*sec, 10*time.Second, refused)
+			s.noteCheck(21*sec, true, "", time.Millisecond)
+		}, 25 * sec, "up", "up 4s"},
+		{"a failed check does not end retrying", func(s *server) {
+			s.markDown(10*sec, 10*time.Second, refused)
+			s.noteCheck(21*sec, false, "status 503", time.Millisecond)
+		}, 25 * sec, "retrying", "retrying: failed 15s ago, connect refused"},
+		{"down by the active check", func(s *server) {
+			s.noteCheck(20*sec, false, "status 503, want 200-399", time.Millisecond)
+			s.track.checkAt.Store(20 * sec)
+			s.checkDown.Store(true)
+		}, 23 * sec, "down", "down 3s: check failed: status 503, want 200-399"},
+		{"maint through the API", func(s *server) { s.mode.Store(modeMaint); s.track.modeAt.Store(3 * sec) }, 70 * sec, "maint", "maint 1m7s (API)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(config.Server{Address: "127.0.0.1:1", Weight: 1})
+			s.track.born = 0
+			tt.events(s)
+			v := s.stateView(tt.at)
+			if v.State != tt.want || v.Text != tt.wantText {
+				t.Errorf("state %q %q, want %q %q", v.State, v.Text, tt.want, tt.wantText)
+			}
+			if got := s.state(tt.at); got != tt.want {
+				t.Errorf("state() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestStatusCheckReason: a server the active check took down shows the
+// check's reason, and the last check's result and latency.
+func TestStatusCheckReason(t *testing.T) {
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(sick.Close)
+	web := newTestBackend(t, "web")
+	vip, admin := freeAddr(t), freeAddr(t)
+	startProxy(t, fmt.Sprintf(`[admin]
+listen = %q
+[vips.web]
+listen = [%q]
+  [[vips.web.routes]]
+  pool = "app"
+[pools.app]
+servers = [{ address = %q, name = "sick" }, { address = %q, name = "web" }]
+  [pools.app.health]
+  interval = "50ms"
+  fall = 1
+`, admin, vip, sick.Listener.Addr().String(), web.addr()))
+	waitFor(t, 5*time.Second, "sick down", func() bool { return statusOf(t, admin).server(t, "sick").State == "down" })
+	s := statusOf(t, admin).server(t, "sick")
+	if !regexp.MustCompile(`^down \d+s: check failed: status 503, want `).MatchString(s.Text) {
+		t.Errorf("sick: %q, want down Ns: check failed: status 503", s.Text)
+	}
+	if s.LastCheck == nil || !strings.HasPrefix(s.LastCheck.Result, "failed: status 503") || s.LastCheck.LatencyMS <= 0 {
+		t.Errorf("sick: last check %+v", s.LastCheck)
+	}
+	if w := statusOf(t, admin).server(t, "web"); w.LastCheck == nil || w.LastCheck.Result != "ok" || w.State != "up" {
+		t.Errorf("web: %q, last check %+v", w.State, w.LastCheck)
+	}
+}
+
+// TestStatusPageMarks: what the page marks red, rendered from a report.
+func TestStatusPageMarks(t *testing.T) {
+	cert := func(days int) []certView { return []certView{{Names: []string{"a.test"}, DaysLeft: days}} }
+	tests := []struct {
+		name    string
+		vip     vipStatus
+		want    string
+		wantNot string
+	}{
+		{"a certificate of 13 days is red", vipStatus{Name: "v", Certificates: cert(13)}, `<div class="bad" title="until ">a.test: 13 days</div>`, ""},
+		{"one of 14 days is not", vipStatus{Name: "v", Certificates: cert(14)}, `<div title="until ">a.test: 14 days</div>`, ""},
+		{"5xx answers are red", vipStatus{Name: "v", trafficView: trafficView{Class5xx: 2}}, `<td class="bad">2</td>`, ""},
+		{"handshakes that did not happen are left out", vipStatus{Name: "v", TLSHandshakes: map[string]uint64{"1.2/ok": 0, "1.3/ok": 4}}, `<td class="l">1.3/ok 4</td>`, "1.2/ok"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			if err := statusPage.Execute(&b, &statusReport{VIPs: []vipStatus{tt.vip}}); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), tt.want) {
+				t.Errorf("the page lacks %q:\n%s", tt.want, b.String())
+			}
+			if tt.wantNot != "" && strings.Contains(b.String(), tt.wantNot) {
+				t.Errorf("the page has %q", tt.wantNot)
+			}
+		})
 	}
 }
