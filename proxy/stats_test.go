@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"quill/config"
 )
 
 func TestLatencyBuckets(t *testing.T) {
@@ -236,5 +238,18 @@ func TestChartPoints(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// BenchmarkRecordTraffic is what a request adds to its way for the
+// status page: a VIP's and a server's counters.
+func BenchmarkRecordTraffic(b *testing.B) {
+	v := &vip{stats: &trafficStats{}}
+	s := newServer(config.Server{Address: "127.0.0.1:1", Weight: 1})
+	x := &exchange{start: time.Now(), vip: v, server: s, bytesIn: 10, bytesOut: 1000}
+	x.tried[0], x.ntried = s, 1
+	b.ReportAllocs()
+	for b.Loop() {
+		recordTraffic(x, 200, 3*time.Millisecond)
 	}
 }
