@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/net/websocket"
 )
 
 // chromium runs headless Chromium with args and returns its stdout.
@@ -246,5 +249,180 @@ func chartTraffic(t *testing.T, vip string) {
 		n := 2 + i%7
 		curl(t, "-o", "/dev/null", fmt.Sprintf("http://%s/load[1-%d]", vip, n))
 		time.Sleep(150 * time.Millisecond)
+	}
+}
+
+// devtools is a page of a headless Chromium driven through the DevTools
+// protocol.
+type devtools struct {
+	ws   *websocket.Conn
+	next int
+}
+
+// openDevtools starts headless Chromium on url and connects to its page.
+func openDevtools(t *testing.T, url string) *devtools {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, "chromium", "--headless", "--no-sandbox", "--disable-gpu",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--no-proxy-server", "--remote-debugging-port=0", "--remote-allow-origins=*", "--user-data-dir="+t.TempDir(), url)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
+	// "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/ID"
+	listening := regexp.MustCompile(`DevTools listening on ws://([^/\s]+)/`)
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	var hostPort string
+	select {
+	case hostPort = <-found:
+	case <-time.After(30 * time.Second):
+		t.Fatal("chromium did not open its DevTools port")
+	}
+	var pageWS string
+	eventually(t, 10*time.Second, func() bool {
+		var targets []struct{ Type, URL, WebSocketDebuggerURL string }
+		json.Unmarshal([]byte(mustCurl(t, "http://"+hostPort+"/json/list")), &targets)
+		for _, tg := range targets {
+			if tg.Type == "page" && tg.URL == url {
+				pageWS = tg.WebSocketDebuggerURL
+			}
+		}
+		return pageWS != ""
+	})
+	ws, err := websocket.Dial(pageWS, "", "http://"+hostPort)
+	if err != nil {
+		t.Fatalf("DevTools: %v", err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return &devtools{ws: ws}
+}
+
+// eval runs expression in the page, awaiting a promise, and returns its
+// value as a string.
+func (d *devtools) eval(t *testing.T, expression string) string {
+	t.Helper()
+	d.next++
+	req := map[string]any{"id": d.next, "method": "Runtime.evaluate", "params": map[string]any{
+		"expression": expression, "awaitPromise": true, "returnByValue": true}}
+	if err := websocket.JSON.Send(d.ws, req); err != nil {
+		t.Fatalf("DevTools: %v", err)
+	}
+	d.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		var resp struct {
+			ID     int `json:"id"`
+			Result struct {
+				Result struct {
+					Value any `json:"value"`
+				} `json:"result"`
+				ExceptionDetails *struct {
+					Text      string `json:"text"`
+					Exception struct {
+						Description string `json:"description"`
+					} `json:"exception"`
+				} `json:"exceptionDetails"`
+			} `json:"result"`
+		}
+		if err := websocket.JSON.Receive(d.ws, &resp); err != nil {
+			t.Fatalf("DevTools: %v", err)
+		}
+		if resp.ID != d.next {
+			continue // an event
+		}
+		if e := resp.Result.ExceptionDetails; e != nil {
+			t.Fatalf("%s: %s %s", expression, e.Text, e.Exception.Description)
+		}
+		return fmt.Sprint(resp.Result.Result.Value)
+	}
+}
+
+// TestStatusButtonsChromium: the page's buttons, clicked in Chromium,
+// call the runtime API with the token typed in the page, and the page
+// then shows the server's new state; with a wrong token the API refuses
+// and the page says so.
+func TestStatusButtonsChromium(t *testing.T) {
+	requireTool(t, "chromium")
+	web1, web2 := startBackend(t, "web1"), startBackend(t, "web2")
+	vip, admin := freeAddr(t), freeAddr(t)
+	startQuill(t, fmt.Sprintf("[admin]\nlisten = %q\ntoken = \"button-token\"\n%s", admin, poolConfig(vip, "roundrobin", "", web1, web2)), vip, admin)
+	page := openDevtools(t, "http://"+admin+"/status")
+	eventually(t, 20*time.Second, func() bool {
+		return page.eval(t, `document.readyState === "complete" && document.documentElement.className`) == "js"
+	})
+	// click types token, clicks the button set in server's row, and waits
+	// for the page's message and the refresh that shows the server in
+	// state.
+	click := func(token, server, set, state string) string {
+		return page.eval(t, fmt.Sprintf(`new Promise(function (done) {
+  var field = document.getElementById("token");
+  field.value = %q;
+  field.dispatchEvent(new Event("change"));
+  var msg = document.getElementById("msg");
+  msg.textContent = "";
+  msg.className = "";
+  document.querySelector('tr[data-server=%q] button[data-set=%q]').click();
+  var tries = 0;
+  (function wait() {
+    var cell = document.querySelector('tr[data-server=%q] td[data-state]');
+    if ((msg.textContent && cell.dataset.state === %q) || (msg.className === "bad") || ++tries > 100) {
+      done(msg.textContent + " | " + cell.textContent);
+      return;
+    }
+    setTimeout(wait, 100);
+  })();
+})`, token, server, set, server, state))
+	}
+	apiState := func(name string) string {
+		var servers []struct{ Name, State string }
+		json.Unmarshal([]byte(mustCurl(t, "http://"+admin+"/api/servers", "-H", "Authorization: Bearer button-token")), &servers)
+		for _, s := range servers {
+			if s.Name == name {
+				return s.State
+			}
+		}
+		return "missing"
+	}
+
+	if got := click("wrong", "web2", "maint", "maint"); !strings.HasPrefix(got, "refused: missing or wrong admin token") {
+		t.Errorf("with a wrong token the page says %q", got)
+	}
+	if s := apiState("web2"); s != "up" {
+		t.Errorf("web2 is %q after a refused click, want up", s)
+	}
+	steps := []struct{ server, set, state, want string }{
+		{"web2", "drain", "drain", `^app/web2: drain \| drain \d+s \(API\)$`},
+		{"web1", "maint", "maint", `^app/web1: maint \| maint \d+s \(API\)$`},
+		{"web2", "ready", "up", `^app/web2: up \| up \d+s$`},
+	}
+	for _, s := range steps {
+		got := click("button-token", s.server, s.set, s.state)
+		if !regexp.MustCompile(s.want).MatchString(got) {
+			t.Errorf("%s %s: the page says %q, want %s", s.set, s.server, got, s.want)
+		}
+		if a := apiState(s.server); a != s.state {
+			t.Errorf("%s %s: the API says %q, want %q", s.set, s.server, a, s.state)
+		}
+	}
+	if got := page.eval(t, `sessionStorage.getItem("quill-admin-token")`); got != "button-token" {
+		t.Errorf("the token kept for the tab is %q", got)
 	}
 }
