@@ -211,6 +211,11 @@ servers = [{ name = "web1", address = %q }, { name = "web2", address = %q }, { n
 	if !regexp.MustCompile(`<td id="reload"><span class="bad">refused</span>: [^<]*quill.toml:3: [^<]*shutdown_timout`).MatchString(dom) {
 		t.Errorf("the page does not show the refused reload:\n%s", dom)
 	}
+	for _, name := range []string{"www", "www-tls"} {
+		if !regexp.MustCompile(`<tr class="vip open" data-vip="` + name + `">\s*<td class="l"><b>` + name + `</b></td><td class="l">https?://[0-9.:]+</td><td class="l st" data-state="open">open [0-9dhms]+</td>`).MatchString(dom) {
+			t.Errorf("the DOM lacks VIP %s open", name)
+		}
+	}
 	for name, want := range map[string]string{
 		"web1": `up [0-9dhms]+`,
 		"web2": `drain [0-9dhms]+ \(API\)`,

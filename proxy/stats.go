@@ -34,6 +34,7 @@ type trafficStats struct {
 	bytesOut atomic.Uint64    // response body bytes to clients
 	conns    atomic.Int64     // client connections open (VIPs)
 	accepted atomic.Uint64    // client connections accepted (VIPs)
+	born     int64            // unix nanoseconds the VIP first appeared (VIPs)
 	latency  [latencyBuckets]atomic.Uint64
 
 	hist history
@@ -297,8 +298,8 @@ func (p *Proxy) vipStatsFor(name string) *trafficStats {
 	}
 	t := p.vipStats[name]
 	if t == nil {
-		t = &trafficStats{}
-		t.take(time.Now().UnixNano(), 0)
+		t = &trafficStats{born: time.Now().UnixNano()}
+		t.take(t.born, 0)
 		p.vipStats[name] = t
 	}
 	return t

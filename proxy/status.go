@@ -39,6 +39,10 @@ type vipStatus struct {
 	Listen string `json:"listen"`
 	Scheme string `json:"scheme"`
 	State  string `json:"state"` // "open", or "stopping" during a graceful stop
+	// Since is when the VIP was first opened (RFC 3339), Text the state
+	// and how long it has held: "open 5m3s".
+	Since string `json:"since"`
+	Text  string `json:"text"`
 	// ConnsActive are the client connections open now, ConnsTotal those
 	// accepted since the start.
 	ConnsActive   int64             `json:"connections_active"`
@@ -106,6 +110,8 @@ func (p *Proxy) report(now time.Time) statusReport {
 		if r.Process.Stopping {
 			vs.State = "stopping"
 		}
+		vs.Since = time.Unix(0, st.born).UTC().Format(time.RFC3339)
+		vs.Text = vs.State + " " + shortDuration(time.Duration(n-st.born))
 		if v.term != nil {
 			vs.TLSHandshakes = v.term.Handshakes()
 			for _, c := range v.term.Certificates() {

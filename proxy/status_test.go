@@ -153,6 +153,9 @@ servers = [{ address = %q, name = "web1" }, { address = %q, name = "web2" }, { a
 	if want := uint64(len("web1\n") * (ok + posted)); v.BytesOut < want {
 		t.Errorf("VIP: %d bytes out, want at least %d", v.BytesOut, want)
 	}
+	if v.State != "open" || !regexp.MustCompile(`^open \d+s$`).MatchString(v.Text) {
+		t.Errorf("VIP: state %q %q, want open Ns", v.State, v.Text)
+	}
 	if v.ConnsTotal < total || v.P50 <= 0 || v.P99 < v.P50 {
 		t.Errorf("VIP: %d connections accepted, p50 %v, p99 %v", v.ConnsTotal, v.P50, v.P99)
 	}
