@@ -317,8 +317,9 @@ servers = [{ address = %q }]
 
 // TestStatusPageWithoutJavaScript: the served HTML holds the whole table
 // (state, reason, counters of every server, named as configured) before
-// any script runs; the buttons name the API call the script makes with
-// the token, and that call works with the token and only with it.
+// any script runs, and reloads itself; each row has its buttons, the API
+// call they make works with the token and only with it, and the page
+// never holds the token.
 func TestStatusPageWithoutJavaScript(t *testing.T) {
 	web1, web2 := newTestBackend(t, "web1"), newTestBackend(t, "web2")
 	vip, admin := freeAddr(t), freeAddr(t)
@@ -388,12 +389,10 @@ servers = [{ address = %q, name = "alpha" }, { address = %q, name = "beta" }]
 			t.Errorf("the HTML lacks %q", want)
 		}
 	}
-	js := script.FindString(page)
-	for _, want := range []string{`headers.Authorization = "Bearer " + token.value`, `"/api/servers/" + encodeURIComponent(pool) + "/" + encodeURIComponent(server) + "?state=" + state`,
-		`{method: "POST", headers: headers}`, `row.dataset.pool, row.dataset.server, b.dataset.set`, "setInterval(refresh, 5000)"} {
-		if !strings.Contains(js, want) {
-			t.Errorf("the script lacks %q", want)
-		}
+	// What the buttons do is clicked through in Chromium by the e2e test
+	// TestStatusButtonsChromium.
+	if js := script.FindString(page); !strings.Contains(js, "setInterval(refresh, 5000)") {
+		t.Errorf("the script does not refresh the page every 5 seconds:\n%s", js)
 	}
 	if strings.Contains(page, "s3cret") {
 		t.Error("the page shows the admin token")
