@@ -3,6 +3,8 @@ package proxy
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -251,5 +253,67 @@ func BenchmarkRecordTraffic(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		recordTraffic(x, 200, 3*time.Millisecond)
+	}
+}
+
+// TestStatusJSONKeys: the keys tools read from /status.json.
+func TestStatusJSONKeys(t *testing.T) {
+	rep := statusReport{
+		VIPs: []vipStatus{{Name: "web", State: "open", trafficView: trafficView{Class2xx: 3, P50: 1.5, P99: -1,
+			Chart: chartData{IntervalSeconds: 10, Requests: []uint64{1, 2}, Errors: []uint64{0, 1}}}}},
+		Servers: []serverStatus{{Pool: "app", Name: "web1", stateView: stateView{State: "retrying", Text: "retrying: failed 3s ago"},
+			StickyClients: -1, StickyMode: "none", trafficView: trafficView{Class5xx: 1, Retries: 2}}},
+	}
+	b, err := json.Marshal(&rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path []any
+		want any
+	}{
+		{[]any{"vips", 0, "name"}, "web"},
+		{[]any{"vips", 0, "2xx"}, 3.0},
+		{[]any{"vips", 0, "p50_ms"}, 1.5},
+		{[]any{"vips", 0, "p99_ms"}, -1.0},
+		{[]any{"vips", 0, "chart", "interval_seconds"}, 10.0},
+		{[]any{"vips", 0, "chart", "errors", 1}, 1.0},
+		{[]any{"servers", 0, "state"}, "retrying"},
+		{[]any{"servers", 0, "text"}, "retrying: failed 3s ago"},
+		{[]any{"servers", 0, "5xx"}, 1.0},
+		{[]any{"servers", 0, "retries"}, 2.0},
+		{[]any{"servers", 0, "sticky_clients"}, -1.0},
+		{[]any{"servers", 0, "last_check"}, nil},
+		{[]any{"process", "last_reload"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.path...), func(t *testing.T) {
+			var cur any = doc
+			for _, step := range tt.path {
+				switch k := step.(type) {
+				case string:
+					m, ok := cur.(map[string]any)
+					if !ok {
+						t.Fatalf("no object at %v", step)
+					}
+					if cur, ok = m[k]; !ok {
+						t.Fatalf("no key %q in %s", k, b)
+					}
+				case int:
+					l, ok := cur.([]any)
+					if !ok || k >= len(l) {
+						t.Fatalf("no element %d", k)
+					}
+					cur = l[k]
+				}
+			}
+			if cur != tt.want {
+				t.Errorf("%v = %v, want %v", tt.path, cur, tt.want)
+			}
+		})
 	}
 }
