@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"html/template"
 	"net/http"
 	"strconv"
 	"time"
@@ -25,6 +24,10 @@ func NewAdmin(p *Proxy, reload func() error) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", p.healthz)
 	mux.HandleFunc("GET /status", p.status)
+	mux.HandleFunc("GET /status.json", p.statusJSON)
+	mux.HandleFunc("GET /status.csv", p.statusCSV)
+	// HAProxy's stats page answers its CSV at ";csv".
+	mux.HandleFunc("GET /status;csv", p.statusCSV)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/status", http.StatusFound)
@@ -143,7 +146,9 @@ func (p *Proxy) apiSetServer(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "state is ready, drain or maint"})
 			return
 		}
-		s.mode.Store(int32(mode))
+		if s.mode.Swap(int32(mode)) != int32(mode) {
+			s.track.modeAt.Store(time.Now().UnixNano())
+		}
 	}
 	if ws := r.FormValue("weight"); ws != "" {
 		n, err := strconv.Atoi(ws)
@@ -203,38 +208,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
-}
-
-var statusPage = template.Must(template.New("status").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>quill status</title>
-<meta http-equiv="refresh" content="5">
-<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 8px}
-.up{background:#cfc}.down{background:#fcc}.drain,.maint{background:#ffc}</style></head><body>
-<h1>quill</h1>
-<p>Config {{.File}}, {{.Conns}} client connections held. Generated {{.Now}}.</p>
-<h2>VIPs</h2>
-<table><tr><th>VIP</th><th>listen</th><th>scheme</th></tr>
-{{range .VIPs}}<tr><td>{{.Name}}</td><td>{{.Listen}}</td><td>{{.Scheme}}</td></tr>
-{{end}}</table>
-<h2>Servers</h2>
-<table><tr><th>pool</th><th>server</th><th>state</th><th>weight</th><th>backup</th><th>active</th><th>requests</th><th>failures</th><th>last check</th></tr>
-{{range .Servers}}<tr class="{{.State}}"><td>{{.Pool}}</td><td>{{.Address}}</td><td>{{.State}}</td><td>{{.Weight}}</td><td>{{.Backup}}</td><td>{{.Active}}</td><td>{{.Requests}}</td><td>{{.Failures}}</td><td>{{.LastCheck}}</td></tr>
-{{end}}</table>
-</body></html>
-`))
-
-// status is a live version of pen's -w status report.
-func (p *Proxy) status(w http.ResponseWriter, r *http.Request) {
-	g := p.gen.Load()
-	type vipView struct{ Name, Listen, Scheme string }
-	var vips []vipView
-	for _, name := range sortedNames(g.vips) {
-		v := g.vips[name]
-		vips = append(vips, vipView{name, joinComma(v.listen), v.scheme})
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	statusPage.Execute(w, map[string]any{
-		"File": g.cfg.File, "Conns": p.limiter.held(), "Now": time.Now().Format(time.RFC1123),
-		"VIPs": vips, "Servers": p.servers(),
-	})
 }

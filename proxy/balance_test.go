@@ -120,7 +120,7 @@ func TestHashMovesOnlyRemovedServersClients(t *testing.T) {
 func TestCandidateSkips(t *testing.T) {
 	set := servers(1, 1, 1)
 	set[0].mode.Store(modeDrain)
-	set[1].markDown(0, 1<<62)
+	set[1].markDown(0, 1<<62, nil)
 	tests := []struct {
 		name  string
 		c     candidate

@@ -30,6 +30,10 @@ type exchange struct {
 	ntried int
 
 	status int // set when quill answers itself (errors)
+
+	// bytesIn and bytesOut are the body bytes of the request and of the
+	// answer, for the status page.
+	bytesIn, bytesOut int64
 }
 
 func (x *exchange) triedServers() []*server { return x.tried[:x.ntried] }

@@ -127,7 +127,7 @@ func (t *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		var ce *connectError
 		connectFailed := errors.As(err, &ce)
 		if connectFailed {
-			s.markDown(time.Now().UnixNano(), p.cfg.FailTimeout.Duration)
+			s.markDown(time.Now().UnixNano(), p.cfg.FailTimeout.Duration, err)
 			t.log.Warn("server down: connect failed", zap.String("pool", p.name), zap.String("server", s.addr),
 				zap.Duration("for", p.cfg.FailTimeout.Duration), zap.Error(err))
 		}

@@ -34,7 +34,7 @@ type front struct {
 // openFront prepares the servers of addr on raw, a socket the reload has
 // bound.
 func (p *Proxy) openFront(raw net.Listener, addr string, v *vip, g *config.Global) *front {
-	var ln net.Listener = &limitListener{Listener: raw, lim: p.limiter}
+	var ln net.Listener = &limitListener{Listener: raw, lim: p.limiter, stats: p.vipStatsFor(v.name)}
 	if v.term != nil {
 		ln = v.term.Listener(ln)
 	}

@@ -41,6 +41,8 @@ type vip struct {
 	// forwardNormalized sends backends the normalized path, not the
 	// target as sent.
 	forwardNormalized bool
+	// stats count the VIP's connections and answers, across reloads.
+	stats *trafficStats
 }
 
 // build makes the generation of a.cfg from fresh objects, carrying over

@@ -141,6 +141,7 @@ func (h *frontHandler) finish(rec *recorder, r *http.Request, x *exchange) {
 	if status == 0 {
 		status = http.StatusOK
 	}
+	x.bytesIn, x.bytesOut = max(r.ContentLength, 0), rec.bytes
 	h.p.metrics.observe(x, status)
 	l := x.vip.accessLog
 	if l == nil {

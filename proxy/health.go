@@ -65,20 +65,25 @@ func (p *Proxy) checkLoop(ctx context.Context, pl *pool, s *server, client *http
 	t := time.NewTicker(h.Interval.Duration)
 	defer t.Stop()
 	for {
+		began := time.Now()
 		ok, why := check(ctx, client, s.addr, h)
 		if ctx.Err() != nil {
 			return
 		}
-		s.check.last.Store(time.Now().UnixNano())
+		now := time.Now()
+		s.check.last.Store(now.UnixNano())
+		s.noteCheck(now.UnixNano(), ok, why, now.Sub(began))
 		if ok {
 			s.check.bad.Store(0)
 			if n := s.check.good.Add(1); s.checkDown.Load() && int(n) >= h.Rise {
+				s.track.checkAt.Store(now.UnixNano())
 				s.checkDown.Store(false)
 				p.log.Info("server up", zap.String("pool", pl.name), zap.String("server", s.addr), zap.Int("checks", int(n)))
 			}
 		} else {
 			s.check.good.Store(0)
 			if n := s.check.bad.Add(1); !s.checkDown.Load() && int(n) >= h.Fall {
+				s.track.checkAt.Store(now.UnixNano())
 				s.checkDown.Store(true)
 				s.failures.Add(1)
 				p.log.Warn("server down: health check failed", zap.String("pool", pl.name), zap.String("server", s.addr),

@@ -14,6 +14,9 @@ type limiter struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	n, max int
+	// open are the connections accepted and not yet closed: n less the
+	// slots that listeners hold while they wait in Accept.
+	open int
 }
 
 func newLimiter(max int) *limiter {
@@ -51,10 +54,28 @@ func (l *limiter) release() {
 	l.cond.Signal()
 }
 
+// opened turns the slot an Accept took into a held connection.
+func (l *limiter) opened() {
+	l.mu.Lock()
+	l.open++
+	l.mu.Unlock()
+}
+
+// closed gives back the slot of a held connection.
+func (l *limiter) closed() {
+	l.mu.Lock()
+	l.open--
+	l.n--
+	l.mu.Unlock()
+	l.cond.Signal()
+}
+
+// held is the number of client connections open, not counting the slots
+// taken by listeners waiting for one.
 func (l *limiter) held() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.n
+	return l.open
 }
 
 // limitListener takes a limiter slot before each Accept and gives it back
@@ -62,6 +83,7 @@ func (l *limiter) held() int {
 type limitListener struct {
 	net.Listener
 	lim    *limiter
+	stats  *trafficStats // of the VIP: connections open and accepted; may be nil
 	mu     sync.Mutex
 	closed bool
 }
@@ -81,7 +103,13 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		l.lim.release()
 		return nil, err
 	}
-	return &limitConn{Conn: c, release: l.lim.release}, nil
+	l.lim.opened()
+	lc := &limitConn{Conn: c, lim: l.lim, stats: l.stats}
+	if l.stats != nil {
+		l.stats.conns.Add(1)
+		l.stats.accepted.Add(1)
+	}
+	return lc, nil
 }
 
 func (l *limitListener) Close() error {
@@ -98,14 +126,22 @@ func (l *limitListener) Close() error {
 
 type limitConn struct {
 	net.Conn
-	once    sync.Once
-	release func()
+	once  sync.Once
+	lim   *limiter
+	stats *trafficStats
 }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
+}
+
+func (c *limitConn) release() {
+	c.lim.closed()
+	if c.stats != nil {
+		c.stats.conns.Add(-1)
+	}
 }
 
 // SyscallConn lets the HTTP/1 engine wait for a request without holding a

@@ -88,8 +88,10 @@ func (m *metrics) observeIn(s *series, x *exchange, status int) {
 		*s = series{vip: x.vip, pool: x.pool, server: x.server, class: class, latency: s.latency,
 			requests: m.requests.WithLabelValues(x.vip.name, pool, server, class)}
 	}
+	took := time.Since(x.start)
 	s.requests.Inc()
-	s.latency.Observe(time.Since(x.start).Seconds())
+	s.latency.Observe(took.Seconds())
+	recordTraffic(x, status, took)
 }
 
 var codeClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
@@ -107,7 +109,7 @@ type stateCollector struct{ p *Proxy }
 
 var (
 	descUp        = prometheus.NewDesc("quill_server_up", "1 when the server takes new clients.", []string{"pool", "server"}, nil)
-	descState     = prometheus.NewDesc("quill_server_state", "The server's state (up, down, drain, maint) as a label.", []string{"pool", "server", "state"}, nil)
+	descState     = prometheus.NewDesc("quill_server_state", "The server's state (up, retrying, down, drain, maint) as a label.", []string{"pool", "server", "state"}, nil)
 	descActive    = prometheus.NewDesc("quill_server_active_requests", "Requests in flight to the server.", []string{"pool", "server"}, nil)
 	descWeight    = prometheus.NewDesc("quill_server_weight", "The server's weight.", []string{"pool", "server"}, nil)
 	descFailures  = prometheus.NewDesc("quill_server_failures_total", "Failed connects, broken answers and failed health checks.", []string{"pool", "server"}, nil)

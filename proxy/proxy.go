@@ -44,6 +44,11 @@ type Proxy struct {
 	stopped  bool
 
 	adminHandler atomic.Pointer[http.Handler]
+
+	process    processInfo // version, start, last reload: for the status page
+	sampler    *statsSampler
+	vipStatsMu sync.Mutex
+	vipStats   map[string]*trafficStats // by VIP name, kept across reloads
 }
 
 // New applies cfg and binds its listeners, the admin listener included;
@@ -53,6 +58,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Proxy, error) {
 		fronts: map[string]*front{}, sockets: map[string]*socket{}, terms: map[string]*tlsterm.Terminator{},
 		retiring: map[*accesslog.Logger]bool{}}
 	p.metrics = newMetrics(p)
+	p.process.started = time.Now()
 	if err := p.apply(cfg); err != nil {
 		return nil, err
 	}
@@ -73,6 +79,7 @@ func (p *Proxy) Reload(cfg *config.Config) error {
 		result = "refused"
 	}
 	p.metrics.reloads.WithLabelValues(result).Inc()
+	p.process.noteReload(err)
 	return err
 }
 
@@ -124,6 +131,7 @@ func (p *Proxy) Serve() {
 		return
 	}
 	p.serving = true
+	p.startSampler()
 	for _, f := range p.fronts {
 		go f.serve(p.log)
 	}
@@ -186,6 +194,7 @@ func (p *Proxy) closeAll() {
 	if p.checks != nil {
 		p.checks()
 	}
+	p.stopSampler()
 	for _, t := range p.terms {
 		t.Stop()
 	}

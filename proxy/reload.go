@@ -115,6 +115,7 @@ func (p *Proxy) provision(a *attempt) error {
 	}
 	for name, v := range g.vips {
 		v.term = a.terms[name]
+		v.stats = p.vipStatsFor(name)
 	}
 	var challenge http.Handler
 	for _, name := range sortedNames(g.vips) {

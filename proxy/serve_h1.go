@@ -164,7 +164,7 @@ func (st *h1Request) forward(pl *pool) {
 		}
 		connectFailed := fe.Stage == h1.StageConnect
 		if connectFailed {
-			s.markDown(time.Now().UnixNano(), pl.cfg.FailTimeout.Duration)
+			s.markDown(time.Now().UnixNano(), pl.cfg.FailTimeout.Duration, err)
 			log.Warn("server down: connect failed", zap.String("pool", pl.name), zap.String("server", s.addr),
 				zap.Duration("for", pl.cfg.FailTimeout.Duration), zap.Error(err))
 		} else {
@@ -256,6 +256,7 @@ func (st *h1Request) finish() {
 		status = http.StatusOK
 	}
 	p := st.f.p
+	x.bytesIn, x.bytesOut = max(hx.Req.ContentLength, 0), hx.BodyBytes
 	p.metrics.observeIn(&st.series, x, status)
 	l := x.vip.accessLog
 	if l == nil {

@@ -57,6 +57,9 @@ type serverState struct {
 	active   atomic.Int64 // requests in flight
 	requests atomic.Uint64
 	failures atomic.Uint64
+
+	track   serverTrack  // when and why the state last changed
+	traffic trafficStats // answers, bytes and response times
 }
 
 func newServer(c config.Server) *server {
@@ -72,6 +75,8 @@ func carryServer(c config.Server, prev *server, later *onCommit) *server {
 	s := &server{addr: c.Address, id: c.ID(), hashID: sticky.ServerID(c.ID()), backup: c.Backup, fileWeight: int32(c.Weight)}
 	if prev == nil {
 		s.serverState = &serverState{}
+		s.track.born = time.Now().UnixNano()
+		s.traffic.take(s.track.born, 0)
 		s.weight.Store(s.fileWeight)
 		return s
 	}
@@ -99,19 +104,25 @@ func (s *server) takesSticky(now int64) bool {
 	return s.mode.Load() != modeMaint && s.up(now)
 }
 
-// markDown takes the server out until the fail timeout has passed.
-func (s *server) markDown(now int64, d time.Duration) {
+// markDown takes the server out until the fail timeout has passed; err
+// is why its connect failed.
+func (s *server) markDown(now int64, d time.Duration, err error) {
+	s.noteConnectFailure(now, s.up(now), err)
 	s.downUntil.Store(now + int64(d))
 	s.failures.Add(1)
 }
 
-// state names the server's state for the status page and the API.
+// state names the server's state for the status page and the API. A
+// server back from a failed connect's fail timeout is "retrying", not
+// "up", until an answer or a passing check shows it alive.
 func (s *server) state(now int64) string {
 	switch {
 	case s.mode.Load() != modeReady:
 		return modeNames[s.mode.Load()]
 	case !s.up(now):
 		return "down"
+	case s.retrying():
+		return "retrying"
 	}
 	return "up"
 }

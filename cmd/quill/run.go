@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 
@@ -54,6 +55,8 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 		next, err := reload()
 		if err == nil {
 			err = p.Reload(next)
+		} else {
+			p.RefuseReload(err)
 		}
 		if err != nil {
 			log.Error("reload refused; the running config stays", zap.Error(err))
@@ -72,6 +75,7 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 	// The proxy owns the admin listener, which follows [admin] listen on
 	// reload like any other listener.
 	p.SetAdminHandler(proxy.NewAdmin(p, doReload))
+	p.SetVersion(fmt.Sprintf("%s (commit %s, %s)", version, buildCommit(), runtime.Version()))
 	p.Serve()
 	if cfg.Global.Watch {
 		if err := watchConfig(cfg.File, doReload, log); err != nil {
