@@ -222,14 +222,26 @@ func (b *backend) control() http.Handler {
 }
 
 // runBackend listens on each name=addr of listeners and on control, writes
-// each bound address to dir/NAME.addr, and serves until killed.
+// each bound address to dir/NAME.addr, and serves until killed: it returns
+// only the error that kept it from starting.
 func runBackend(listeners, control, dir string) error {
+	if _, err := startBackend(listeners, control, dir); err != nil {
+		return err
+	}
+	select {}
+}
+
+// startBackend starts serving as runBackend does, and returns the bound
+// address of each listener by name ("control" for the control listener).
+func startBackend(listeners, control, dir string) (map[string]string, error) {
 	b := newBackend()
+	bound := make(map[string]string)
 	serve := func(name, addr string, h http.Handler, withState bool) error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("listener %s: %w", name, err)
 		}
+		bound[name] = ln.Addr().String()
 		if dir != "" {
 			// Written under another name and renamed: a reader never
 			// sees half an address.
@@ -256,7 +268,7 @@ func runBackend(listeners, control, dir string) error {
 	}
 	names := parseListeners(listeners)
 	if len(names) == 0 {
-		return errors.New("no -listen name=addr")
+		return nil, errors.New("no -listen name=addr")
 	}
 	keys := make([]string, 0, len(names))
 	for k := range names {
@@ -265,13 +277,13 @@ func runBackend(listeners, control, dir string) error {
 	sort.Strings(keys)
 	for _, name := range keys {
 		if err := serve(name, names[name], b.handler(name), true); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := serve("control", control, b.control(), false); err != nil {
-		return err
+		return nil, err
 	}
-	select {}
+	return bound, nil
 }
 
 // parseListeners reads "app=127.0.0.1:0,static=127.0.0.1:0".

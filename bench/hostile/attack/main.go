@@ -175,10 +175,11 @@ func main() {
 
 	switch {
 	case *asBackend:
-		if err := runBackend(*listen, *control, *addrDir); err != nil {
-			log.Fatal(err)
+		addr := *control
+		if addr == "" {
+			addr = "127.0.0.1:0"
 		}
-		return
+		log.Fatal(runBackend(*listen, addr, *addrDir))
 	case *list:
 		for _, p := range probes() {
 			fmt.Printf("%-15s %s\n", p.name, p.what)

@@ -228,13 +228,16 @@ func sendTimeout(cfg *config) ([]*result, error) {
 	if _, err := io.WriteString(c, req.String()); err != nil {
 		return nil, fmt.Errorf("writing the requests: %w", err)
 	}
+	accepted := false
 	for {
 		table, err := tcpTable()
 		if err != nil {
 			return nil, err
 		}
 		st := proxySide(table, c)
-		if !st.held() {
+		// Until the proxy accepts it, its end has no inode either.
+		accepted = accepted || st.held()
+		if accepted && !st.held() || !st.found {
 			how := "gone"
 			if st.found {
 				how = st.state
@@ -377,7 +380,7 @@ func lastLineWith(file, s string) (string, error) {
 }
 
 // oversizedHead sends a head that grows past 64 KiB, 1000-byte fields up
-// to 1 MiB, as a client that writes its whole request before it reads
+// to 2 MiB, as a client that writes its whole request before it reads
 // (curl does), and then reads: whether the refusal survived the close.
 func oversizedHead(cfg *config) ([]*result, error) {
 	r := newResult("oversized-head", cfg)
@@ -390,7 +393,7 @@ func oversizedHead(cfg *config) ([]*result, error) {
 	c.SetWriteDeadline(sent.Add(10 * time.Second))
 	n, werr := io.WriteString(c, "GET /oversized HTTP/1.1\r\n"+hostField+"X-Probe: oversized-head\r\n")
 	pad := strings.Repeat("p", 1000)
-	for i := 0; werr == nil && n < 1<<20; i++ {
+	for i := 0; werr == nil && n < 2<<20; i++ {
 		var m int
 		m, werr = fmt.Fprintf(c, "X-Pad-%05d: %s\r\n", i, pad)
 		n += m
