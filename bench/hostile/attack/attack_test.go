@@ -127,7 +127,7 @@ func TestReport(t *testing.T) {
 	for _, want := range []string{
 		"| attack | quill | HAProxy | nginx |",
 		"| nothing in 130.1 s; backend request still held (130.2 s) | 504 at 60.0 s; backend request released after 60.0 s | not run |",
-		"| not run | not run | GOAWAY after 1000 streams; 1 requests at the backend |",
+		"| not run | not run | GOAWAY after 1000 streams; the backend got 1 |",
 		"| 200 + 1000 bytes, then short; log `200 1000` |",
 		"| `GET /a%00b` (`/static/` route and a catch-all) | not run | not run | 400 |",
 	} {

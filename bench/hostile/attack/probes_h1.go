@@ -29,6 +29,7 @@ type answer struct {
 	body     int64 // body bytes read
 	length   int64 // the Content-Length announced, -1 when none
 	complete bool  // the body was read to the end of its framing
+	close    bool  // the response closes the connection (Connection: close)
 	end      string
 	at       time.Duration // since the request was sent, when the reading ended
 }
@@ -50,6 +51,7 @@ func readAnswer(c net.Conn, br *bufio.Reader, sent time.Time, deadline time.Time
 	}
 	a.status = resp.StatusCode
 	a.length = resp.ContentLength
+	a.close = resp.Close
 	a.body, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	a.at = time.Since(sent)

@@ -221,7 +221,8 @@ func summarize(m map[string]int) string {
 }
 
 // latencies measures one keep-alive client's GETs of 1 KiB, one every
-// 10 ms, until end; a broken connection is replaced and counted.
+// 10 ms, until end; a broken connection is replaced and counted, one
+// the proxy closes with Connection: close is replaced.
 func latencies(cfg *config, end time.Time) (lat []time.Duration, errs int) {
 	var (
 		c  net.Conn
@@ -257,6 +258,12 @@ func latencies(cfg *config, end time.Time) (lat []time.Duration, errs int) {
 			continue
 		}
 		lat = append(lat, time.Since(t0))
+		if a.close {
+			// A proxy may end a keep-alive connection after so many
+			// requests (nginx's keepalive_requests): not an error.
+			c.Close()
+			c = nil
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	return lat, errs

@@ -142,7 +142,7 @@ func rapidResetCell(kv map[string]string) string {
 	} else {
 		s = fmt.Sprintf("no GOAWAY (%s sent)", num(kv, "streams_sent"))
 	}
-	return s + fmt.Sprintf("; %s requests at the backend", num(kv, "backend_requests"))
+	return s + fmt.Sprintf("; the backend got %s", num(kv, "backend_requests"))
 }
 
 func pathCell(kv map[string]string) string {
