@@ -113,8 +113,12 @@ else
 	go build -o "$work/quill" ./cmd/quill
 fi
 go build -o "$work/attack" ./bench/hostile/attack
-quill_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git status --porcelain -- . ':!bench/hostile/RESULTS.md' 2>/dev/null) ]]; then quill_rev+="+changes"; fi
+if [[ -n ${QUILL_BIN:-} ]]; then
+	quill_rev="binary $QUILL_BIN"
+else
+	quill_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+	if [[ -n $(git status --porcelain -- . ':!bench/hostile/RESULTS.md' 2>/dev/null) ]]; then quill_rev+="+changes"; fi
+fi
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 	-subj /CN=hostile.test -addext "subjectAltName=DNS:hostile.test,IP:127.0.0.1" \
@@ -367,7 +371,9 @@ if [[ $REUSE == 1 && -f $OUT ]]; then
 		fi
 	done < <(grep '^probe=' "$OUT")
 	if ((${#kept[@]})); then
-		reused="The columns of ${!kept[*]} are from the earlier run of $(grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{5} UTC' "$OUT" | head -n1) (REUSE=1)."
+		names=${!kept[*]}
+		names=${names//haproxy/HAProxy}
+		reused="The columns of ${names// / and } are from the earlier run of $(grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{5} UTC' "$OUT" | head -n1) (REUSE=1)."
 	fi
 fi
 
