@@ -25,7 +25,7 @@
 # (its RSS growth is from that start). Writes bench/hostile/RESULTS.md: a
 # table attack x proxy and the raw result lines.
 #
-#   bench/hostile/run.sh            # about 11 minutes
+#   bench/hostile/run.sh            # about 10 minutes
 #   QUICK=1 bench/hostile/run.sh    # about 2 minutes: short waits, 100 connections, 2,000 streams
 #
 # Environment (defaults in brackets):
