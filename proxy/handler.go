@@ -61,6 +61,12 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.pool = p
+	if r.Context().Err() != nil {
+		// The client reset the stream already (HTTP/2 rapid reset): the
+		// request must not reach a server.
+		x.status = 499
+		return
+	}
 	x.client = p.trusted.clientIP(x.peer, r.Header["X-Forwarded-For"])
 	x.key = sticky.ClientKey(x.client, p.v6Prefix)
 	x.hash = x.key.Hash()
