@@ -30,6 +30,8 @@ type exchange struct {
 	ntried int
 
 	status int // set when quill answers itself (errors)
+
+	bodyErr error // what broke off the backend's response body
 }
 
 func (x *exchange) triedServers() []*server { return x.tried[:x.ntried] }

@@ -134,8 +134,18 @@ func redirectHTTPS(w http.ResponseWriter, r *http.Request, x *exchange) {
 
 // finish counts the request and writes its access log line. It runs
 // deferred, so a request aborted by a panic (http.ErrAbortHandler when a
-// backend breaks off a response already under way) is logged too.
+// backend breaks off a response already under way) is logged too: with
+// the status and the bytes the client was sent, the reason going to the
+// process log.
 func (h *frontHandler) finish(rec *recorder, r *http.Request, x *exchange) {
+	if v := recover(); v != nil {
+		// Re-panicking lets net/http abort the stream (RST_STREAM), so
+		// the client cannot take the response for complete.
+		defer panic(v)
+		if v == http.ErrAbortHandler {
+			h.aborted(rec, r, x)
+		}
+	}
 	status := rec.status
 	if x.status == 499 || status == 0 {
 		status = x.status
@@ -160,6 +170,24 @@ func (h *frontHandler) finish(rec *recorder, r *http.Request, x *exchange) {
 		UserAgent: r.UserAgent(),
 	}
 	l.Log(&e)
+}
+
+// aborted sends what the response writer still buffers of a response
+// broken off mid-body, so that the client gets the status and every byte
+// the backend sent before the abort, and logs why.
+func (h *frontHandler) aborted(rec *recorder, r *http.Request, x *exchange) {
+	rec.Flush()
+	pool, server := "", ""
+	if x.pool != nil {
+		pool = x.pool.name
+	}
+	if x.server != nil {
+		server = x.server.addr
+	}
+	h.p.log.Warn("response aborted: the backend broke it off mid-body", zap.String("vip", x.vip.name),
+		zap.String("pool", pool), zap.String("server", server), zap.String("method", r.Method),
+		zap.String("uri", r.RequestURI), zap.Int("status", rec.status), zap.Int64("bytes_sent", rec.bytes),
+		zap.Error(x.bodyErr))
 }
 
 // recorder notes the status and body size of a response for the access log.
