@@ -57,22 +57,27 @@ servers = [{ name = "web", address = %q }]
 	return e
 }
 
-// countingBackend answers every request with 200 "ok" and counts them.
+// countingBackend answers every request with 200 and its body, "ok\n"
+// unless set, and counts them.
 type countingBackend struct {
 	addr     string
 	requests atomic.Int64
 }
 
-func startCountingBackend(t *testing.T) *countingBackend {
+func startCountingBackend(t *testing.T, body ...string) *countingBackend {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &countingBackend{addr: ln.Addr().String()}
+	reply := "ok\n"
+	if len(body) > 0 {
+		reply = body[0]
+	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.requests.Add(1)
-		w.Write([]byte("ok\n"))
+		w.Write([]byte(reply))
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
