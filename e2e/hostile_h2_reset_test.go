@@ -3,6 +3,7 @@ package e2e
 import (
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,11 @@ func TestH2RapidResetCutOff(t *testing.T) {
 	if log := e.q.out.String(); !strings.Contains(log, "too many stream resets") {
 		t.Fatalf("the process log does not name the cut:\n%s", log)
 	}
+	// The requests of reset streams are logged as 499, client closed.
+	eventually(t, 10*time.Second, func() bool {
+		b, _ := os.ReadFile(e.access)
+		return strings.Contains(string(b), `"GET /flood HTTP/2.0" 499 `)
+	})
 }
 
 // TestH2ResetLimitConfigurable checks that resets within
