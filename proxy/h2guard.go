@@ -99,12 +99,8 @@ func (g *h2Guard) Read(p []byte) (int, error) {
 		return 0, errTooManyResets
 	}
 	n, err := g.Conn.Read(p)
-	begun := -1 // where in p the header under way began; -1 if in an earlier Read
 	for off := 0; off < n; {
-		k, headerBegan, complete := g.in.next(p[off:n])
-		if headerBegan {
-			begun = off
-		}
+		k, _, complete := g.in.next(p[off:n])
 		if complete {
 			h := g.in.header()
 			switch h.typ {
@@ -115,16 +111,13 @@ func (g *h2Guard) Read(p []byte) (int, error) {
 			case frameRSTStream:
 				if !g.resets.allow(g.now()) {
 					// Keep from the server the frame over the limit and
-					// all after it. When its header began in an earlier
-					// Read, the server holds part of a header and waits
-					// for the rest, which never comes.
-					keep := off + k
-					if begun >= 0 {
-						keep = begun
-					}
+					// all after it: the header began at off, or at the end
+					// of an earlier Read (then off is 0, and the server
+					// holds part of a header and waits for the rest, which
+					// never comes).
 					g.cutOff()
-					if keep > 0 {
-						return keep, nil
+					if off > 0 {
+						return off, nil
 					}
 					g.awaitGoAway()
 					return 0, errTooManyResets

@@ -246,3 +246,51 @@ func TestGuardGoAwayBetweenFrames(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardReadCut sends streams opened and reset, one more reset than the
+// limit allows, then a new stream: the server must get every byte before
+// the reset over the limit and never a whole frame from it on, however the
+// bytes are split into Reads, and the client a GOAWAY naming the last
+// stream opened.
+func TestGuardReadCut(t *testing.T) {
+	const limit = 2
+	var stream []byte
+	stream = append(stream, clientPreface...)
+	for id := uint32(1); id <= 2*limit+1; id += 2 {
+		stream = append(stream, frame(frameHeaders, id, 7)...)
+		stream = append(stream, frame(frameRSTStream, id, 4)...)
+	}
+	cut := len(stream) - (frameHeaderLen + 4) // where the reset over the limit begins
+	stream = append(stream, frame(frameHeaders, 7, 7)...)
+	for _, size := range []int{1, 4, 9, 13, 4096} {
+		t.Run("reads of "+strconv.Itoa(size), func(t *testing.T) {
+			server, client := tlsPair(t)
+			g := newH2Guard(server, limit, nil)
+			go client.Write(stream)
+			var got []byte
+			var err error
+			buf := make([]byte, size)
+			for err == nil && len(got) < len(stream) {
+				var n int
+				n, err = g.Read(buf)
+				got = append(got, buf[:n]...)
+			}
+			if err != errTooManyResets {
+				t.Fatalf("Read ended with %v after %d bytes, want errTooManyResets", err, len(got))
+			}
+			// Part of the header of the reset over the limit may have gone
+			// before its type was known, never all of it.
+			if len(got) < cut || len(got) >= cut+frameHeaderLen || !bytes.Equal(got, stream[:len(got)]) {
+				t.Fatalf("the server got %d bytes, want the %d before the reset over the limit and at most part of its header", len(got), cut)
+			}
+			client.SetReadDeadline(time.Now().Add(5 * time.Second))
+			var h [frameHeaderLen + 8]byte
+			if _, err := io.ReadFull(client, h[:]); err != nil {
+				t.Fatalf("no GOAWAY: %v", err)
+			}
+			if h[3] != frameGoAway || binary.BigEndian.Uint32(h[9:]) != 5 || binary.BigEndian.Uint32(h[13:]) != errCodeEnhanceYourCalm {
+				t.Fatalf("got frame % x, want GOAWAY last stream 5 ENHANCE_YOUR_CALM", h)
+			}
+		})
+	}
+}
