@@ -1,3 +1,9 @@
+// x/net's HTTP/2 server is deprecated in favour of net/http's, which
+// in Go 1.26 serves only a *tls.Conn and so cannot serve through h2Guard;
+// from Go 1.27 x/net's ServeConn runs net/http's server underneath.
+//
+//lint:file-ignore SA1019 the one way to serve HTTP/2 on a wrapped connection in Go 1.26
+
 package proxy
 
 import (
