@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,5 +75,43 @@ func TestH2OneFieldOverLimit(t *testing.T) {
 	}
 	if n := web.requests.Load(); n != 0 {
 		t.Fatalf("%d requests reached the backend, want none", n)
+	}
+}
+
+// TestH2HeaderCount: global.max_header_count bounds the header fields of
+// an HTTP/2 request as of an HTTP/1 head: one more gets 431 and does not
+// reach the backend.
+func TestH2HeaderCount(t *testing.T) {
+	web := startCountingBackend(t)
+	e := startH2Env(t, "max_header_count = 20", web.addr)
+	c := dialH2(t, e.vip, e.ca)
+	fields := func(n int) []string {
+		var f []string
+		for i := range n {
+			f = append(f, "x-field-"+strconv.Itoa(i), "v")
+		}
+		return f
+	}
+	tests := []struct {
+		fields int
+		status string
+		toBack int64
+	}{
+		{20, "200", 1},
+		{21, "431", 0},
+	}
+	for _, tt := range tests {
+		before := web.requests.Load()
+		id, err := c.get("/fields", fields(tt.fields)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _, err := c.readUntil(t, id, time.Now().Add(10*time.Second))
+		if err != nil || a.status != tt.status {
+			t.Fatalf("%d fields: status %q (%v), want %s", tt.fields, a.status, err, tt.status)
+		}
+		if got := web.requests.Load() - before; got != tt.toBack {
+			t.Fatalf("%d fields: %d requests reached the backend, want %d", tt.fields, got, tt.toBack)
+		}
 	}
 }

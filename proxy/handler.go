@@ -37,6 +37,12 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.finish(rec, r, x)
 
+	// net/http bounds an HTTP/2 header list in bytes only; the count is
+	// quill's, as for HTTP/1 heads.
+	if fieldCount(r.Header) > g.cfg.Global.MaxHeaderCount {
+		h.fail(rec, x, http.StatusRequestHeaderFieldsTooLarge, "too many header fields")
+		return
+	}
 	if r.Method == http.MethodConnect {
 		h.fail(rec, x, http.StatusMethodNotAllowed, "CONNECT is not proxied")
 		return
@@ -74,6 +80,16 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.sticky.lookup(r, x, p)
 	}
 	p.fwd.forward(rec, r, x)
+}
+
+// fieldCount is the number of header fields of h, a field repeated
+// counting once per value.
+func fieldCount(h http.Header) int {
+	n := 0
+	for _, vs := range h {
+		n += len(vs)
+	}
+	return n
 }
 
 // refusedBy returns what logs the requests that the HTTP/1 engine refused
