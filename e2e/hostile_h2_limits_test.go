@@ -115,3 +115,24 @@ func TestH2HeaderCount(t *testing.T) {
 		}
 	}
 }
+
+// TestH2RepeatedSetting: a SETTINGS frame that names a setting twice is
+// processed in order (RFC 9113 §6.5.3), the last value winning, where Go's
+// server alone would close the connection.
+func TestH2RepeatedSetting(t *testing.T) {
+	web := startCountingBackend(t)
+	e := startH2Env(t, "", web.addr)
+	c := dialH2(t, e.vip, e.ca)
+	if err := c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: 65535}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.get("/after-settings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, g, err := c.readUntil(t, id, time.Now().Add(10*time.Second))
+	if err != nil || g != nil || a.status != "200" || string(a.body) != "ok\n" {
+		t.Fatalf("after a repeated setting: %+v, GOAWAY %+v, %v; want 200 ok on the same connection", a, g, err)
+	}
+}

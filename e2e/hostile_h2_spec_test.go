@@ -18,10 +18,6 @@ import (
 // README's "HTTP/2 limits" lists the same. TestH2Spec fails when one of
 // them starts passing, so that the list stays true.
 var h2specKnownFailures = map[string]string{
-	// A SETTINGS frame naming one setting twice is a connection error
-	// (PROTOCOL_ERROR) to Go, where RFC 9113 §6.5.3 has the values
-	// processed in order.
-	"6.5.3/1": "golang/go#56760",
 	// Connection-specific header fields, and TE other than "trailers",
 	// get an HTTP 400 response instead of a stream error (PROTOCOL_ERROR);
 	// the 400 comes from inside Go's server, before any handler.

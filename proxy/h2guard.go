@@ -17,6 +17,7 @@ const (
 	frameHeaderLen         = 9
 	frameHeaders           = 0x1
 	frameRSTStream         = 0x3
+	frameSettings          = 0x4
 	frameGoAway            = 0x7
 	errCodeEnhanceYourCalm = 0xb
 )
@@ -61,12 +62,17 @@ const (
 //     nothing follows it but the close.
 //   - Close, after a cut, half-closes and drains the connection for a
 //     bounded time (a lingering close) before closing it.
+//
+// Read also mends SETTINGS frames that repeat a setting (h2settings.go).
 type h2Guard struct {
 	*tls.Conn
 	resets resetWindow
 	in     frameScanner
 	now    func() time.Time
 	onCut  func(*h2Guard) // logs and counts a cut, once
+
+	pending    []byte // client bytes read but not yet handed over (a mended SETTINGS payload and what followed)
+	pendingErr error  // the read error met while gathering pending, returned after it
 
 	lastStream atomic.Uint32 // highest stream the client opened, for the GOAWAY
 	cut        atomic.Bool
@@ -98,12 +104,29 @@ func (g *h2Guard) Read(p []byte) (int, error) {
 		g.awaitGoAway()
 		return 0, errTooManyResets
 	}
-	n, err := g.Conn.Read(p)
+	var n int
+	var err error
+	switch {
+	case len(g.pending) > 0:
+		n = copy(p, g.pending)
+		g.pending = g.pending[n:]
+	case g.pendingErr != nil:
+		return 0, g.pendingErr
+	default:
+		n, err = g.Conn.Read(p)
+	}
 	for off := 0; off < n; {
 		k, _, complete := g.in.next(p[off:n])
 		if complete {
 			h := g.in.header()
 			switch h.typ {
+			case frameSettings:
+				if settingsToMend(h) {
+					// Hand over the header now, the payload once it is
+					// whole and mended.
+					g.gatherSettings(p[off+k:n], h.length)
+					return off + k, nil
+				}
 			case frameHeaders:
 				if h.stream > g.lastStream.Load() {
 					g.lastStream.Store(h.stream)
@@ -285,6 +308,7 @@ type frameHeader struct {
 	length int
 	typ    byte
 	stream uint32
+	flags  byte
 }
 
 // next consumes p up to the next boundary it meets: the end of the
@@ -320,6 +344,7 @@ func (s *frameScanner) header() frameHeader {
 		length: int(s.hdr[0])<<16 | int(s.hdr[1])<<8 | int(s.hdr[2]),
 		typ:    s.hdr[3],
 		stream: binary.BigEndian.Uint32(s.hdr[5:]) & (1<<31 - 1),
+		flags:  s.hdr[4],
 	}
 }
 

@@ -87,12 +87,12 @@ func TestFrameScanner(t *testing.T) {
 	stream = append(stream, frame(0x0, 3, 300)...)                // DATA at 96
 	stream = append(stream, frame(frameRSTStream, 1<<31|3, 4)...) // reserved bit set, at 405
 	want := []seenHeader{
-		{24, frameHeader{12, 0x4, 0}},
-		{45, frameHeader{20, frameHeaders, 1}},
-		{74, frameHeader{4, frameRSTStream, 1}},
-		{87, frameHeader{0, 0x4, 0}},
-		{96, frameHeader{300, 0x0, 3}},
-		{405, frameHeader{4, frameRSTStream, 3}},
+		{24, frameHeader{12, 0x4, 0, 0}},
+		{45, frameHeader{20, frameHeaders, 1, 0}},
+		{74, frameHeader{4, frameRSTStream, 1, 0}},
+		{87, frameHeader{0, 0x4, 0, 0}},
+		{96, frameHeader{300, 0x0, 3, 0}},
+		{405, frameHeader{4, frameRSTStream, 3, 0}},
 	}
 	for _, step := range []int{1, 2, 5, 9, 10, 13, 64, len(stream)} {
 		t.Run("pieces of "+strconv.Itoa(step), func(t *testing.T) {
