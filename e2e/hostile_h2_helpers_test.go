@@ -23,6 +23,7 @@ type h2Env struct {
 	admin  string
 	ca     *testCA
 	access string // the access log file
+	cfg    string // the config quill runs
 }
 
 // startH2Env starts quill with globalExtra added to [global] in front of
@@ -54,6 +55,7 @@ timeout = "20s"
 servers = [{ name = "web", address = %q }]
 `, globalExtra, e.admin, e.access, e.vip, cert.cert, cert.key, backendAddr)
 	e.q = startQuill(t, cfg, e.vip, e.admin)
+	e.cfg = cfg
 	return e
 }
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,5 +128,23 @@ func TestH2ResetLimitConfigurable(t *testing.T) {
 				t.Fatalf("GET after the resets: status %q body %q, want 200 ok", a.status, a.body)
 			}
 		})
+	}
+}
+
+// TestH2ResetLimitReload: a reload that changes global.h2_max_resets
+// applies to the connections opened after it.
+func TestH2ResetLimitReload(t *testing.T) {
+	web := startCountingBackend(t)
+	e := startH2Env(t, "h2_max_resets = 1000", web.addr)
+	e.q.rewrite(t, strings.Replace(e.cfg, "h2_max_resets = 1000", "h2_max_resets = 20", 1))
+	e.q.signal(syscall.SIGHUP)
+	eventually(t, 10*time.Second, func() bool {
+		return adminMetric(t, e.admin, `quill_reloads_total{result="applied"}`) == "1"
+	})
+	c := dialH2(t, e.vip, e.ca)
+	floodResets(c, 60)
+	g, _ := readGoAway(c, time.Now().Add(20*time.Second))
+	if g == nil || g.code != http2.ErrCodeEnhanceYourCalm {
+		t.Fatalf("60 resets after a reload to h2_max_resets = 20: GOAWAY %+v, want ENHANCE_YOUR_CALM", g)
 	}
 }
