@@ -190,8 +190,15 @@ func (h *frontHandler) finish(rec *recorder, r *http.Request, x *exchange) {
 
 // aborted sends what the response writer still buffers of a response
 // broken off mid-body, so that the client gets the status and every byte
-// the backend sent before the abort, and logs why.
+// the backend sent before the abort, and logs why. ReverseProxy aborts the
+// same way when the client goes away mid-body, which is no news.
 func (h *frontHandler) aborted(rec *recorder, r *http.Request, x *exchange) {
+	if x.bodyErr == nil || r.Context().Err() != nil {
+		if ce := h.p.log.Check(zap.DebugLevel, "response aborted: the client went away"); ce != nil {
+			ce.Write(zap.String("vip", x.vip.name), zap.String("uri", r.RequestURI), zap.Int64("bytes_sent", rec.bytes))
+		}
+		return
+	}
 	rec.Flush()
 	pool, server := "", ""
 	if x.pool != nil {
