@@ -294,3 +294,29 @@ func TestGuardReadCut(t *testing.T) {
 		})
 	}
 }
+
+// FuzzFrameScanner: however a byte stream is split, the scanner finds the
+// same frame headers at the same offsets as in one piece.
+func FuzzFrameScanner(f *testing.F) {
+	seed := append([]byte(clientPreface), frame(0x4, 0, 12)...)
+	seed = append(seed, frame(frameHeaders, 1, 20)...)
+	seed = append(seed, frame(frameRSTStream, 1, 4)...)
+	f.Add(seed, 1)
+	f.Add(seed, 7)
+	f.Add([]byte{0, 0, 0, 3, 0, 0, 0, 0, 1}, 2)
+	f.Fuzz(func(t *testing.T, stream []byte, step int) {
+		if step < 1 {
+			step = 1
+		}
+		whole := scan(frameScanner{}, stream, len(stream)+1)
+		split := scan(frameScanner{}, stream, step)
+		if len(whole) != len(split) {
+			t.Fatalf("in one piece %d headers, in pieces of %d %d", len(whole), step, len(split))
+		}
+		for i := range whole {
+			if whole[i] != split[i] {
+				t.Fatalf("header %d: %+v in one piece, %+v in pieces of %d", i+1, whole[i], split[i], step)
+			}
+		}
+	})
+}

@@ -128,3 +128,43 @@ func TestGuardMendsSettings(t *testing.T) {
 		})
 	}
 }
+
+// FuzzMendSettings: mending keeps the payload's length, leaves no valid
+// setting (but HEADER_TABLE_SIZE) repeated, and keeps the last value of
+// each.
+func FuzzMendSettings(f *testing.F) {
+	f.Add(settings(4, 100, 4, 1))
+	f.Add(settings(0xffff, 7, 4, 100, 4, 1, 0xfffe, 3))
+	f.Add(settings(1, 0, 1, 4096, 5, 1<<14, 5, 1<<15))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		payload = payload[:len(payload)/settingLen*settingLen]
+		if len(payload) > maxSettingsMended*settingLen {
+			return
+		}
+		mended := bytes.Clone(payload)
+		mendSettings(mended)
+		if len(mended) != len(payload) {
+			t.Fatalf("length %d, want %d", len(mended), len(payload))
+		}
+		last := map[uint16]uint32{}
+		for i := 0; i < len(payload); i += settingLen {
+			last[binary.BigEndian.Uint16(payload[i:])] = binary.BigEndian.Uint32(payload[i+2:])
+		}
+		seen := map[uint16]uint32{}
+		for i := 0; i < len(mended); i += settingLen {
+			id, v := binary.BigEndian.Uint16(mended[i:]), binary.BigEndian.Uint32(mended[i+2:])
+			if binary.BigEndian.Uint32(payload[i+2:]) != v {
+				t.Fatalf("a value changed at %d", i)
+			}
+			if _, dup := seen[id]; dup && id != settingHeaderTableSize && validSetting(id, seen[id]) && id == binary.BigEndian.Uint16(payload[i:]) {
+				t.Fatalf("setting %#x still repeated: % x", id, mended)
+			}
+			seen[id] = v
+		}
+		for id, v := range last {
+			if got, ok := seen[id]; !ok || got != v {
+				t.Fatalf("setting %#x ends at %d (present %v), want its last value %d: % x", id, got, ok, v, mended)
+			}
+		}
+	})
+}
