@@ -13,9 +13,9 @@ import (
 )
 
 // startDyingBackend answers every request with a head announcing
-// Content-Length: 100000, then sends sent bytes of body and closes the
-// connection.
-func startDyingBackend(t *testing.T, sent int) string {
+// Content-Length: 100000, then sends sent bytes of body and, after linger,
+// closes the connection.
+func startDyingBackend(t *testing.T, sent int, linger time.Duration) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,6 +36,7 @@ func startDyingBackend(t *testing.T, sent int) string {
 				}
 				c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n"))
 				c.Write([]byte(strings.Repeat("x", sent)))
+				time.Sleep(linger)
 			}()
 		}
 	}()
@@ -48,7 +49,7 @@ func startDyingBackend(t *testing.T, sent int) string {
 // as sent and the 1000 bytes, and the process log the reason.
 func TestH2BackendDiesMidBody(t *testing.T) {
 	const sent = 1000
-	e := startH2Env(t, "", startDyingBackend(t, sent))
+	e := startH2Env(t, "", startDyingBackend(t, sent, 0))
 	c := dialH2(t, e.vip, e.ca)
 	id, err := c.get("/big")
 	if err != nil {
@@ -92,5 +93,39 @@ func TestH2BackendDiesMidBody(t *testing.T) {
 	}
 	if a, _, err := c.readUntil(t, id, time.Now().Add(20*time.Second)); err != nil || a.status != "200" {
 		t.Fatalf("next stream on the connection: %+v, %v", a, err)
+	}
+}
+
+// TestH2ClientLeavesMidBody: a client that resets its stream mid-body
+// aborts the response too, but that is not the backend's fault: no
+// warning in the process log, and the access log records the bytes sent.
+func TestH2ClientLeavesMidBody(t *testing.T) {
+	// More than net/http buffers, so that some reaches the client while
+	// the backend still holds the response open.
+	e := startH2Env(t, "", startDyingBackend(t, 60<<10, 3*time.Second))
+	c := dialH2(t, e.vip, e.ca)
+	id, err := c.get("/left")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for got := 0; got < 16<<10; {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := f.(*http2.DataFrame); ok && d.StreamID == id {
+			got += len(d.Data())
+		}
+	}
+	if err := c.fr.WriteRSTStream(id, http2.ErrCodeCancel); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() bool {
+		b, _ := os.ReadFile(e.access)
+		return strings.Contains(string(b), "GET /left HTTP/2.0")
+	})
+	if log := e.q.out.String(); strings.Contains(log, "response aborted") {
+		t.Fatalf("a client that left is logged as an abort by the backend:\n%s", log)
 	}
 }
