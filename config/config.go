@@ -75,6 +75,11 @@ type Global struct {
 	// MaxHeaderCount bounds the header fields of a request head (HAProxy
 	// allows 101). Default 100; more get 431.
 	MaxHeaderCount int `toml:"max_header_count"`
+	// H2MaxResets bounds the RST_STREAM frames an HTTP/2 client may send on
+	// one connection per second; past it the connection gets GOAWAY
+	// (ENHANCE_YOUR_CALM) and is closed (rapid reset, CVE-2023-44487).
+	// Default 100.
+	H2MaxResets int `toml:"h2_max_resets"`
 	// Watch reloads the configuration when its file changes on disk.
 	Watch bool `toml:"watch"`
 }
@@ -92,6 +97,9 @@ func (g *Global) SetDefaults() {
 	}
 	if g.MaxHeaderCount == 0 {
 		g.MaxHeaderCount = 100
+	}
+	if g.H2MaxResets == 0 {
+		g.H2MaxResets = 100
 	}
 }
 

@@ -108,6 +108,9 @@ func (v *validator) global(c *Config) {
 	if g.MaxHeaderCount < 1 {
 		v.errorf("global.max_header_count", "global: max_header_count must be at least 1")
 	}
+	if g.H2MaxResets < 1 {
+		v.errorf("global.h2_max_resets", "global: h2_max_resets must be at least 1")
+	}
 	v.duration("global.shutdown_timeout", g.ShutdownTimeout)
 	v.duration("global.read_header_timeout", g.ReadHeaderTimeout)
 	v.duration("global.idle_timeout", g.IdleTimeout)

@@ -34,6 +34,8 @@ type exchange struct {
 	// bytesIn and bytesOut are the body bytes of the request and of the
 	// answer, for the status page.
 	bytesIn, bytesOut int64
+
+	bodyErr error // what broke off the backend's response body
 }
 
 func (x *exchange) triedServers() []*server { return x.tried[:x.ntried] }

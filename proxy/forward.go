@@ -117,7 +117,7 @@ func (t *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		s.requests.Add(1)
 		resp, err := t.next.RoundTrip(req)
 		if err == nil {
-			resp.Body = &activeBody{ReadCloser: resp.Body, s: s}
+			resp.Body = &activeBody{ReadCloser: resp.Body, s: s, x: x}
 			return resp, nil
 		}
 		s.active.Add(-1)
@@ -184,11 +184,21 @@ func guardBody(req *http.Request) *retryBody {
 	return b
 }
 
-// activeBody counts a request as in flight until its response is read.
+// activeBody counts a request as in flight until its response is read,
+// and keeps the error that broke the response off, for the log.
 type activeBody struct {
 	io.ReadCloser
 	s    *server
+	x    *exchange
 	done bool
+}
+
+func (b *activeBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.x.bodyErr = err
+	}
+	return n, err
 }
 
 func (b *activeBody) Close() error {

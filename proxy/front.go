@@ -54,7 +54,12 @@ func (p *Proxy) openFront(raw net.Listener, addr string, v *vip, g *config.Globa
 			IdleTimeout:       g.IdleTimeout.Duration,
 			MaxHeaderBytes:    g.MaxHeaderBytes,
 			ErrorLog:          zap.NewStdLog(p.log.Named("http2").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+			HTTP2: &http.HTTP2Config{
+				MaxConcurrentStreams: h2MaxConcurrentStreams,
+				MaxReadFrameSize:     h2MaxReadFrameSize,
+			},
 		}
+		p.serveH2Guarded(f)
 	}
 	return f
 }

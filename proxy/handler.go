@@ -37,6 +37,12 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.finish(rec, r, x)
 
+	// net/http bounds an HTTP/2 header list in bytes only; the count is
+	// quill's, as for HTTP/1 heads.
+	if fieldCount(r.Header) > g.cfg.Global.MaxHeaderCount {
+		h.fail(rec, x, http.StatusRequestHeaderFieldsTooLarge, "too many header fields")
+		return
+	}
 	if r.Method == http.MethodConnect {
 		h.fail(rec, x, http.StatusMethodNotAllowed, "CONNECT is not proxied")
 		return
@@ -65,6 +71,12 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.pool = p
+	if r.Context().Err() != nil {
+		// The client reset the stream already (HTTP/2 rapid reset): the
+		// request must not reach a server.
+		x.status = 499
+		return
+	}
 	x.client = p.trusted.clientIP(x.peer, r.Header["X-Forwarded-For"])
 	x.key = sticky.ClientKey(x.client, p.v6Prefix)
 	x.hash = x.key.Hash()
@@ -72,6 +84,16 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.sticky.lookup(r, x, p)
 	}
 	p.fwd.forward(rec, r, x)
+}
+
+// fieldCount is the number of header fields of h, a field repeated
+// counting once per value.
+func fieldCount(h http.Header) int {
+	n := 0
+	for _, vs := range h {
+		n += len(vs)
+	}
+	return n
 }
 
 // refusedBy returns what logs the requests that the HTTP/1 engine refused
@@ -132,8 +154,18 @@ func redirectHTTPS(w http.ResponseWriter, r *http.Request, x *exchange) {
 
 // finish counts the request and writes its access log line. It runs
 // deferred, so a request aborted by a panic (http.ErrAbortHandler when a
-// backend breaks off a response already under way) is logged too.
+// backend breaks off a response already under way) is logged too: with
+// the status and the bytes the client was sent, the reason going to the
+// process log.
 func (h *frontHandler) finish(rec *recorder, r *http.Request, x *exchange) {
+	if v := recover(); v != nil {
+		// Re-panicking lets net/http abort the stream (RST_STREAM), so
+		// the client cannot take the response for complete.
+		defer panic(v)
+		if v == http.ErrAbortHandler {
+			h.aborted(rec, r, x)
+		}
+	}
 	status := rec.status
 	if x.status == 499 || status == 0 {
 		status = x.status
@@ -159,6 +191,31 @@ func (h *frontHandler) finish(rec *recorder, r *http.Request, x *exchange) {
 		UserAgent: r.UserAgent(),
 	}
 	l.Log(&e)
+}
+
+// aborted sends what the response writer still buffers of a response
+// broken off mid-body, so that the client gets the status and every byte
+// the backend sent before the abort, and logs why. ReverseProxy aborts the
+// same way when the client goes away mid-body, which is no news.
+func (h *frontHandler) aborted(rec *recorder, r *http.Request, x *exchange) {
+	if x.bodyErr == nil || r.Context().Err() != nil {
+		if ce := h.p.log.Check(zap.DebugLevel, "response aborted: the client went away"); ce != nil {
+			ce.Write(zap.String("vip", x.vip.name), zap.String("uri", r.RequestURI), zap.Int64("bytes_sent", rec.bytes))
+		}
+		return
+	}
+	rec.Flush()
+	pool, server := "", ""
+	if x.pool != nil {
+		pool = x.pool.name
+	}
+	if x.server != nil {
+		server = x.server.addr
+	}
+	h.p.log.Warn("response aborted: the backend broke it off mid-body", zap.String("vip", x.vip.name),
+		zap.String("pool", pool), zap.String("server", server), zap.String("method", r.Method),
+		zap.String("uri", r.RequestURI), zap.Int("status", rec.status), zap.Int64("bytes_sent", rec.bytes),
+		zap.Error(x.bodyErr))
 }
 
 // recorder notes the status and body size of a response for the access log.

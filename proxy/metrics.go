@@ -21,6 +21,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec // vip, pool, server
 	retries  *prometheus.CounterVec   // pool
 	reloads  *prometheus.CounterVec   // result
+	h2Cuts   *prometheus.CounterVec   // vip: HTTP/2 connections cut off for rapid reset
 }
 
 func newMetrics(p *Proxy) *metrics {
@@ -39,8 +40,11 @@ func newMetrics(p *Proxy) *metrics {
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quill_reloads_total", Help: "Configuration reloads, by result.",
 		}, []string{"result"}),
+		h2Cuts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quill_h2_reset_flood_closes_total", Help: "HTTP/2 connections closed with GOAWAY for sending more RST_STREAM frames per second than global.h2_max_resets.",
+		}, []string{"vip"}),
 	}
-	m.all = []prometheus.Collector{m.requests, m.latency, m.retries, m.reloads,
+	m.all = []prometheus.Collector{m.requests, m.latency, m.retries, m.reloads, m.h2Cuts,
 		stateCollector{p}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	m.reg.MustRegister(m.all...)
 	return m
