@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Handler serves one request of an HTTP/1 connection. It answers with
@@ -32,6 +33,16 @@ type Server struct {
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes a keep-alive connection that sends nothing this long.
 	IdleTimeout time.Duration
+	// BodyTimeout bounds the wait for each read of a request body (nginx's
+	// client_body_timeout): a client that sends no body byte this long gets
+	// 408 if nothing of the answer went out yet, else the connection
+	// closes. Zero waits for ever.
+	BodyTimeout time.Duration
+	// SendTimeout bounds each write to the client (nginx's send_timeout):
+	// on plain TCP a write that makes no progress this long, in TLS one
+	// that does not finish in it, closes the connection. Zero waits for
+	// ever.
+	SendTimeout time.Duration
 	// Refused, when set, is told of each request refused before a handler
 	// ran: a malformed head (400), one too large (431), a version quill
 	// does not speak (505), a timeout in the head (408). line is the
@@ -278,6 +289,41 @@ func (c *conn) setReadDeadline(d time.Duration) {
 	c.nc.SetReadDeadline(t)
 }
 
+// send writes b to the client and reports how much of it went out. A
+// write that makes no progress within SendTimeout ends with
+// ErrSendTimeout. On plain TCP a write that made some progress is
+// continued with a new deadline; crypto/tls cannot go on after a timeout,
+// so there the timeout bounds the whole write.
+func (c *conn) send(b []byte) (int, error) {
+	d := c.s.SendTimeout
+	if d <= 0 {
+		return c.nc.Write(b)
+	}
+	total := 0
+	for {
+		c.nc.SetWriteDeadline(time.Now().Add(d))
+		n, err := c.nc.Write(b[total:])
+		total += n
+		if err == nil {
+			return total, nil
+		}
+		if !isTimeout(err) {
+			return total, err
+		}
+		if n == 0 || c.x.TLS {
+			return total, ErrSendTimeout
+		}
+	}
+}
+
+// ErrSendTimeout is a client that read nothing of the answer for the
+// server's SendTimeout.
+var ErrSendTimeout = errors.New("h1: the client read nothing of the answer within the send timeout")
+
+// ErrBodyTimeout is a client that sent no byte of its request body for
+// the server's BodyTimeout.
+var ErrBodyTimeout = errors.New("h1: no byte of the request body within the body timeout")
+
 // Connection states, for Shutdown and the parking of idle connections.
 const (
 	stActive int32 = iota // a request is read or served
@@ -406,10 +452,12 @@ func (c *conn) refuse(status int, reason string) {
 	}
 	c.x.Req.Minor = 1
 	c.x.Req.Method = nil
-	c.x.Status, c.x.BodyBytes, c.x.headSent = 0, 0, false
+	c.x.Status, c.x.BodyBytes, c.x.headSent, c.x.writeFailed = 0, 0, false, false
 	c.x.closeAfter = true
 	c.x.respond(status, reason, nil)
-	c.lingeringClose()
+	if !c.x.writeFailed {
+		c.lingeringClose()
+	}
 }
 
 // requestLine is the first line of b, or b itself up to a bound.
@@ -437,15 +485,12 @@ func (c *conn) finish() bool {
 		x.closeAfter = true
 		x.respond(500, "request not answered", nil)
 	}
-	if x.closeAfter || c.s.closing.Load() {
-		if !x.body.done && x.headSent {
-			// Unread body bytes in the socket would turn the close into a
-			// reset that can destroy the answer before the client reads it.
+	if x.closeAfter || c.s.closing.Load() || (!x.body.done && !x.discardBody()) {
+		// Bytes left unread when the socket closes turn the close into a
+		// reset, which can destroy the answer before the client reads it.
+		if !x.writeFailed && (!x.body.done || c.r < c.w || c.unread()) {
 			c.lingeringClose()
 		}
-		return false
-	}
-	if !x.body.done && !x.discardBody() {
 		return false
 	}
 	if c.r == c.w {
@@ -459,23 +504,55 @@ func (c *conn) finish() bool {
 	return true
 }
 
-// lingeringClose stops writing and reads what the client still sends, for
-// a bounded time, before the connection closes (as nginx and HAProxy do).
+// unread reports whether bytes wait in a plain TCP socket.
+func (c *conn) unread() bool {
+	if c.rc == nil {
+		return false
+	}
+	n := 0
+	c.rc.Control(func(fd uintptr) {
+		var v int32
+		_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&v)))
+		if errno == 0 {
+			n = int(v)
+		}
+	})
+	return n > 0
+}
+
+// lingeringClose stops writing and reads what the client still sends
+// before the connection closes, as nginx and HAProxy do: until the client
+// closes its side, sends nothing for lingerIdle, or lingerTime has passed.
 func (c *conn) lingeringClose() {
 	type closeWriter interface{ CloseWrite() error }
 	if cw, ok := c.nc.(closeWriter); ok {
 		cw.CloseWrite()
 	}
-	c.nc.SetReadDeadline(time.Now().Add(lingerTime))
-	var b [512]byte
-	for i := 0; i < 256; i++ {
-		if _, err := c.nc.Read(b[:]); err != nil {
+	buf := c.buf
+	if buf == nil {
+		buf = getBuf(smallBuf)
+		defer putBuf(buf)
+	}
+	end := time.Now().Add(lingerTime)
+	for {
+		deadline := time.Now().Add(lingerIdle)
+		if deadline.After(end) {
+			deadline = end
+		}
+		c.nc.SetReadDeadline(deadline)
+		if _, err := c.nc.Read(buf); err != nil {
 			return
 		}
 	}
 }
 
-const lingerTime = 2 * time.Second
+// A lingering close lasts at most lingerTime, and ends once the client
+// has sent nothing for lingerIdle (nginx: lingering_time 30s,
+// lingering_timeout 5s).
+const (
+	lingerTime = 10 * time.Second
+	lingerIdle = 2 * time.Second
+)
 
 func (c *conn) close() {
 	c.x.releaseBody()

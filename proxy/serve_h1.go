@@ -108,6 +108,12 @@ func (st *h1Request) serve() {
 // not answer in time is not asked again elsewhere (504).
 func (st *h1Request) forward(pl *pool) {
 	x, hx := &st.x, st.hx
+	if err := hx.BufferBody(int(pl.cfg.BufferRequest.Bytes)); err != nil {
+		var fe *h1.ForwardError
+		errors.As(err, &fe)
+		st.clientFailed(fe)
+		return
+	}
 	var last *h1.ForwardError // of an attempt that reached a server
 	for {
 		s := pl.choose(x)
@@ -135,23 +141,21 @@ func (st *h1Request) forward(pl *pool) {
 		}
 		log := st.f.p.log
 		switch {
-		case fe.Client && fe.Malformed:
-			hx.Close()
-			st.fail(http.StatusBadRequest, "malformed request body")
-			log.Info("request refused", zap.String("vip", x.vip.name), zap.Stringer("client", x.peer), zap.Error(err))
-			return
 		case fe.Client:
-			hx.Close()
-			if !hx.HeadSent() {
-				x.status = 499 // client closed the request
-			}
+			st.clientFailed(fe)
+			return
+		case hx.HeadSent() && fe.Timeout:
+			// The server went quiet in its answer's body for the pool's
+			// timeout: as a 504 would be, not counted as its failure.
+			log.Warn("response timed out", zap.String("pool", pl.name), zap.String("server", s.addr),
+				zap.String("uri", string(hx.Req.Target)), zap.Int("status", hx.Status), zap.Int64("bytes", hx.BodyBytes), zap.Error(err))
 			return
 		case hx.HeadSent():
 			// The server broke off its answer: the client has the status
 			// and part of the body, and the close tells it the rest is lost.
 			s.failures.Add(1)
 			log.Warn("response broken off", zap.String("pool", pl.name), zap.String("server", s.addr),
-				zap.String("uri", string(hx.Req.Target)), zap.Int64("bytes", hx.BodyBytes), zap.Error(err))
+				zap.String("uri", string(hx.Req.Target)), zap.Int("status", hx.Status), zap.Int64("bytes", hx.BodyBytes), zap.Error(err))
 			return
 		}
 		connectFailed := fe.Stage == h1.StageConnect
@@ -171,6 +175,37 @@ func (st *h1Request) forward(pl *pool) {
 		pl.retries.Inc()
 		log.Info("retrying on another server", zap.String("pool", pl.name), zap.String("server", s.addr),
 			zap.String("method", string(hx.Req.Method)), zap.String("uri", string(hx.Req.Target)), zap.Error(err))
+	}
+}
+
+// clientFailed ends a request whose client failed, which is never held
+// against a server: a malformed request body is answered 400 and a body
+// that stopped coming 408 (when nothing of the answer went out yet; else
+// the connection just closes), a client gone before the answer is logged
+// as 499, one that read nothing of the answer for send_timeout keeps the
+// status as sent. The connection closes after it.
+func (st *h1Request) clientFailed(fe *h1.ForwardError) {
+	x, hx := &st.x, st.hx
+	hx.Close()
+	log := st.f.p.log
+	switch {
+	case fe.Malformed:
+		if !hx.HeadSent() {
+			st.fail(http.StatusBadRequest, "malformed request body")
+		}
+		log.Info("request refused", zap.String("vip", x.vip.name), zap.Stringer("client", x.peer),
+			zap.String("uri", string(hx.Req.Target)), zap.Error(fe))
+	case errors.Is(fe, h1.ErrBodyTimeout):
+		if !hx.HeadSent() {
+			st.fail(http.StatusRequestTimeout, "request body not received in time")
+		}
+		log.Info("request body timed out", zap.String("vip", x.vip.name), zap.Stringer("client", x.peer),
+			zap.String("uri", string(hx.Req.Target)), zap.Error(fe))
+	case errors.Is(fe, h1.ErrSendTimeout):
+		log.Info("client read nothing in send_timeout", zap.String("vip", x.vip.name), zap.Stringer("client", x.peer),
+			zap.String("uri", string(hx.Req.Target)), zap.Int("status", hx.Status), zap.Int64("bytes", hx.BodyBytes))
+	case !hx.HeadSent():
+		x.status = 499 // client closed the request
 	}
 }
 

@@ -1,0 +1,109 @@
+package h1
+
+// heldBody is the part of a request body read before a server was chosen
+// (BufferBody): bytes as they came on the wire, chunk framing included,
+// checked and ready to be sent, and again to another server.
+type heldBody struct {
+	// start and end bound the held bytes that stayed in the connection's
+	// buffer, after the head.
+	start, end int
+	// extra holds them instead once they outgrew the connection's buffer,
+	// in a pooled buffer that grows with the bytes that came.
+	extra []byte
+}
+
+func (h *heldBody) size() int { return h.end - h.start + len(h.extra) }
+
+// add appends p to extra, moving to a buffer twice as large when it is
+// full.
+func (h *heldBody) add(p []byte) {
+	if len(h.extra)+len(p) > cap(h.extra) {
+		size := heldMin
+		for size < len(h.extra)+len(p) {
+			size *= 2
+		}
+		nb := getBuf(size)[:len(h.extra)]
+		copy(nb, h.extra)
+		if h.extra != nil {
+			putBuf(h.extra)
+		}
+		h.extra = nb
+	}
+	h.extra = append(h.extra, p...)
+}
+
+func (h *heldBody) release() {
+	if h.extra != nil {
+		putBuf(h.extra)
+	}
+	*h = heldBody{}
+}
+
+// heldMin is the first buffer a held body takes beyond the connection's
+// buffer.
+const heldMin = 16 << 10
+
+// BufferBody reads the request body before a server is chosen, up to
+// limit bytes as they come on the wire (HAProxy's http-buffer-request): a
+// body that fits is read whole, so that a client sending it slowly holds
+// no server connection, and it can be sent again to another server; of a
+// larger body the first limit bytes are read (a read may take a little
+// more), and the rest is streamed once the request is forwarded. Memory
+// grows with the bytes that came, not with limit. Zero or less reads
+// nothing.
+//
+// An error is a *ForwardError with Client set: the client went away, sent
+// no body byte within the server's BodyTimeout (ErrBodyTimeout), or framed
+// its body wrongly (Malformed). Nothing was sent to a server then.
+func (x *Exchange) BufferBody(limit int) error {
+	b := &x.body
+	if b.done || limit <= 0 || x.held.size() > 0 {
+		return nil
+	}
+	c := x.c
+	// First in the connection's buffer, after the head, where a small body
+	// came with it.
+	start := c.r
+	for !b.done && c.r-start < limit {
+		if c.r == c.w {
+			if c.w == len(c.buf) {
+				break
+			}
+			x.sendContinue()
+			if err := x.fillBody(); err != nil {
+				return x.bodyError(err)
+			}
+		}
+		n, err := x.frame(c.buf[c.r:min(c.w, start+limit)])
+		if err != nil {
+			return x.bodyError(err)
+		}
+		c.r += n
+	}
+	x.held.start, x.held.end = start, c.r
+	x.base = c.r
+	if b.done || c.r-start >= limit {
+		if !b.done && len(c.buf)-c.r < minRoom {
+			// Too little room left to stream the rest through.
+			x.held.add(c.buf[start:c.r])
+			x.held.start, x.held.end = 0, 0
+			x.base = c.headEnd
+		}
+		return nil
+	}
+	// The connection's buffer is full: go on in a buffer of the body's own.
+	x.held.add(c.buf[start:c.r])
+	x.held.start, x.held.end = 0, 0
+	x.base = c.headEnd
+	for !b.done && len(x.held.extra) < limit {
+		chunk, err := x.bodyChunk()
+		if err != nil {
+			return x.bodyError(err)
+		}
+		x.held.add(chunk)
+		if !x.fromBodyBuf {
+			c.r += len(chunk)
+		}
+	}
+	return nil
+}
