@@ -52,6 +52,11 @@ const heldMin = 16 << 10
 // grows with the bytes that came, not with limit. Zero or less reads
 // nothing.
 //
+// While it waits for the body, the request may move to a smaller buffer
+// (a client that trickles its body then holds little memory): x.Req is
+// parsed again there, and slices or strings the handler took from it
+// before must be taken again afterwards.
+//
 // An error is a *ForwardError with Client set: the client went away, sent
 // no body byte within the server's BodyTimeout (ErrBodyTimeout), or framed
 // its body wrongly (Malformed). Nothing was sent to a server then.
@@ -70,7 +75,13 @@ func (x *Exchange) BufferBody(limit int) error {
 				break
 			}
 			x.sendContinue()
-			if err := x.fillBody(); err != nil {
+			// Waiting here, the request may move to a smaller buffer:
+			// Req is parsed again, and what the handler took from it
+			// must be taken again (see BufferBody's doc).
+			c.shrinkable = true
+			err := x.fillBody()
+			c.shrinkable = false
+			if err != nil {
 				return x.bodyError(err)
 			}
 		}

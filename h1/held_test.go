@@ -221,3 +221,54 @@ func TestBufferBodyExpectContinue(t *testing.T) {
 		t.Errorf("server got %d body bytes", n)
 	}
 }
+
+// A request whose held body trickles in moves to a small buffer while it
+// waits, and goes to the server unchanged.
+func TestHeldBodyWaitsInSmallBuffer(t *testing.T) {
+	heads := make(chan *http.Request, 1)
+	u, _ := rawBackend(t, func(c net.Conn, br *bufio.Reader) {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		b, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		heads <- req
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	bufLen := make(chan int, 1)
+	h := HandlerFunc(func(x *Exchange) {
+		if err := x.BufferBody(64 << 10); err != nil {
+			x.Respond(400, nil, nil)
+			return
+		}
+		bufLen <- len(x.c.buf)
+		if err := x.Forward(u, 5*time.Second, testHooks{}); err != nil && !x.HeadSent() {
+			x.Respond(502, nil, nil)
+		}
+	})
+	_, addr := startEngine(t, h)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "POST /path?q=1 HTTP/1.1\r\nHost: example.test\r\nX-Kept: yes\r\nContent-Length: 3\r\n\r\na")
+	time.Sleep(100 * time.Millisecond)
+	io.WriteString(c, "b")
+	time.Sleep(100 * time.Millisecond)
+	io.WriteString(c, "c")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("answer %v, %v", resp, err)
+	}
+	if n := <-bufLen; n != shrunkBuf {
+		t.Errorf("the request waited in a buffer of %d bytes, want %d", n, shrunkBuf)
+	}
+	req := <-heads
+	b, _ := io.ReadAll(req.Body)
+	if req.RequestURI != "/path?q=1" || req.Host != "example.test" || req.Header.Get("X-Kept") != "yes" || string(b) != "abc" {
+		t.Errorf("the server got %s %s Host %s X-Kept %q body %q", req.Method, req.RequestURI, req.Host, req.Header.Get("X-Kept"), b)
+	}
+}

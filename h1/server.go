@@ -176,9 +176,13 @@ type conn struct {
 	rc syscall.RawConn // reads of plain TCP connections; nil on TLS
 	x  Exchange
 
-	buf     []byte
-	r, w    int
-	headEnd int
+	buf       []byte
+	r, w      int
+	headStart int // where the request head begins in buf
+	headEnd   int
+	// shrinkable is set while a held body waits for bytes: a read that
+	// would block moves the request into a buffer of its size (shrink).
+	shrinkable bool
 	state   atomic.Int32 // stActive, stIdle, stCold or stClosed
 	fd      int          // of a plain TCP connection, for parkCold; -1 otherwise
 	coldEnd time.Time    // when a parked connection has been idle too long
@@ -269,6 +273,8 @@ func (c *conn) rawRead(fd uintptr) bool {
 			if c.w == 0 {
 				putBuf(c.buf)
 				c.buf = nil
+			} else if c.shrinkable {
+				c.shrink()
 			}
 			return false
 		}
@@ -342,7 +348,10 @@ const (
 // hotWait is how long a connection waits for its next request on its own
 // goroutine before it is parked: keep-alive clients that send at once
 // never pay for the parking, and one that stays quiet costs no stack.
-const hotWait = time.Second
+// Short, so that a wave of clients that each got an answer and went
+// quiet (500 slow readers whose answers sit in the kernel's buffers)
+// does not hold a stack each for long; parking costs a few microseconds.
+const hotWait = 100 * time.Millisecond
 
 // readRequest waits for and parses the next request head. It reports
 // closed when the client left or went quiet, the server is stopping, or
@@ -396,6 +405,7 @@ func (c *conn) readRequest() int {
 				c.grow(maxHead + minRoom)
 				continue
 			}
+			c.headStart = c.r
 			c.r += n
 			c.headEnd = c.r
 			return gotRequest
@@ -428,6 +438,32 @@ func (c *conn) readRequest() int {
 		}
 	}
 }
+
+// shrink moves the request, while its body is slow to come, from the
+// connection's buffer into a smaller one when what came so far fits with
+// room to spare, so that a client that trickles its body holds little
+// more memory than it sent. The head is parsed again where it now lies;
+// the offsets into the buffer stay the same.
+func (c *conn) shrink() {
+	if len(c.buf) <= shrunkBuf || c.w+shrunkRoom > shrunkBuf {
+		return
+	}
+	nb := getBuf(shrunkBuf)
+	copy(nb, c.buf[:c.w])
+	if _, err := ParseRequest(nb[c.headStart:c.headEnd], &c.x.Req, c.s.Limits); err != nil {
+		putBuf(nb) // cannot be: the same bytes parsed before
+		return
+	}
+	putBuf(c.buf)
+	c.buf = nb
+}
+
+// A request whose body is slow to come is moved to a buffer of shrunkBuf
+// bytes when it leaves at least shrunkRoom of them for the body.
+const (
+	shrunkBuf  = 2 << 10
+	shrunkRoom = 512
+)
 
 // grow moves the bytes from r to w into a larger buffer.
 func (c *conn) grow(size int) {

@@ -108,7 +108,10 @@ func (st *h1Request) serve() {
 // not answer in time is not asked again elsewhere (504).
 func (st *h1Request) forward(pl *pool) {
 	x, hx := &st.x, st.hx
-	if err := hx.BufferBody(int(pl.cfg.BufferRequest.Bytes)); err != nil {
+	err := hx.BufferBody(int(pl.cfg.BufferRequest.Bytes))
+	// The request head may have moved while its body was read.
+	st.host, st.path = requestHost(&hx.Req), targetPath(hx.Req.Target)
+	if err != nil {
 		var fe *h1.ForwardError
 		errors.As(err, &fe)
 		st.clientFailed(fe)
