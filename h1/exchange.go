@@ -34,6 +34,7 @@ type Exchange struct {
 	writeFailed  bool // a write to the client failed: no lingering close
 	body         reqBody
 	held         heldBody // the part of the body read before forwarding (BufferBody)
+	holdErr      error    // the client's failure met while holding the body ahead (holdAhead)
 	base         int      // where body reads start in the connection's buffer
 	resp         Response
 	respScan     Chunked
@@ -58,6 +59,7 @@ func (x *Exchange) begin() {
 	x.Status, x.BodyBytes = 0, 0
 	x.headSent, x.closeAfter, x.continueSent, x.writeFailed = false, !x.Req.KeepAlive, false, false
 	x.held = heldBody{}
+	x.holdErr = nil
 	x.base = x.c.headEnd
 	x.body = reqBody{chunked: x.Req.Chunked, remaining: max(x.Req.ContentLength, 0)}
 	if x.Req.Chunked {

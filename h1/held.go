@@ -1,9 +1,19 @@
 package h1
 
+import (
+	"errors"
+	"io"
+	"syscall"
+	"time"
+)
+
 // heldBody is the part of a request body read before a server was chosen
 // (BufferBody): bytes as they came on the wire, chunk framing included,
 // checked and ready to be sent, and again to another server.
 type heldBody struct {
+	// begun is set once holding started, at start; finished once
+	// BufferBody has read what it would.
+	begun, finished bool
 	// start and end bound the held bytes that stayed in the connection's
 	// buffer, after the head.
 	start, end int
@@ -61,14 +71,21 @@ const heldMin = 16 << 10
 // no body byte within the server's BodyTimeout (ErrBodyTimeout), or framed
 // its body wrongly (Malformed). Nothing was sent to a server then.
 func (x *Exchange) BufferBody(limit int) error {
+	if x.holdErr != nil {
+		return x.holdErr
+	}
 	b := &x.body
-	if b.done || limit <= 0 || x.held.size() > 0 {
+	c := x.c
+	if limit <= 0 || x.held.finished || (b.done && !x.held.begun) {
 		return nil
 	}
-	c := x.c
+	x.held.finished = true
 	// First in the connection's buffer, after the head, where a small body
 	// came with it.
-	start := c.r
+	if !x.held.begun {
+		x.held.begun, x.held.start = true, c.r
+	}
+	start := x.held.start
 	for !b.done && c.r-start < limit {
 		if c.r == c.w {
 			if c.w == len(c.buf) {
@@ -117,4 +134,87 @@ func (x *Exchange) BufferBody(limit int) error {
 		}
 	}
 	return nil
+}
+
+// holdAhead reads what came of the part of the request body that the
+// handler wants held (BodyHolder), as BufferBody does, but without
+// waiting: when the client has sent no more yet, the connection is parked
+// until it does, or until BodyTimeout passes, and holdAhead reports true:
+// the goroutine is to end. It reports false when the handler can go on:
+// the part is in, the connection's buffer is full (BufferBody goes on in
+// a buffer of the body's own), the client failed (holdErr), or the
+// connection cannot be parked (TLS: BufferBody waits on the goroutine).
+func (c *conn) holdAhead() bool {
+	x := &c.x
+	b := &x.body
+	if x.holdErr != nil || b.done || c.rc == nil || c.fd < 0 || !coldParking() {
+		return false
+	}
+	if !x.held.begun {
+		x.held.begun, x.held.start = true, c.r
+	}
+	start := x.held.start
+	for !b.done && c.r-start < c.holdLimit {
+		if c.r == c.w {
+			if c.w == len(c.buf) {
+				return false
+			}
+			x.sendContinue()
+			n, err := c.tryRead()
+			if err == errWouldBlock {
+				c.shrink()
+				timeout := c.s.BodyTimeout
+				if timeout <= 0 {
+					timeout = 24 * time.Hour
+				}
+				c.coldEnd = time.Now().Add(timeout)
+				if c.state.CompareAndSwap(stActive, stBody) {
+					if parkCold(c) {
+						return true
+					}
+					c.state.Store(stActive)
+				}
+				return false
+			}
+			if err != nil {
+				x.holdErr = x.bodyError(err)
+				return false
+			}
+			c.w += n
+		}
+		n, err := x.frame(c.buf[c.r:min(c.w, start+c.holdLimit)])
+		if err != nil {
+			x.holdErr = x.bodyError(err)
+			return false
+		}
+		c.r += n
+	}
+	return false
+}
+
+var errWouldBlock = errors.New("h1: read would block")
+
+// tryRead reads what the client sent into buf[w:], without waiting.
+func (c *conn) tryRead() (int, error) {
+	var n int
+	var err error
+	cerr := c.rc.Control(func(fd uintptr) {
+		for {
+			n, err = syscall.Read(int(fd), c.buf[c.w:])
+			if err != syscall.EINTR {
+				return
+			}
+		}
+	})
+	switch {
+	case cerr != nil:
+		return 0, cerr
+	case err == syscall.EAGAIN:
+		return 0, errWouldBlock
+	case err != nil:
+		return 0, err
+	case n <= 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }

@@ -272,3 +272,115 @@ func TestHeldBodyWaitsInSmallBuffer(t *testing.T) {
 		t.Errorf("the server got %s %s Host %s X-Kept %q body %q", req.Method, req.RequestURI, req.Host, req.Header.Get("X-Kept"), b)
 	}
 }
+
+// holdingForward is bufferingForward as a BodyHolder: the body's part is
+// read before ServeH1, with the connection parked while it comes.
+type holdingForward struct{ *bufferingForward }
+
+func (h holdingForward) HoldBody(x *Exchange) int { return h.limit }
+
+// connStates are the states of the server's connections.
+func connStates(s *Server) []int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int32
+	for c := range s.conns {
+		out = append(out, c.state.Load())
+	}
+	return out
+}
+
+// A request whose held body trickles in waits parked, without a
+// goroutine, in a small buffer; it is served once the body is in, is
+// answered 408 when the body stops coming, and sees the client leave.
+func TestHeldBodyParked(t *testing.T) {
+	if !coldParking() {
+		t.Skip("no epoll here")
+	}
+	tests := []struct {
+		name       string
+		rest       string // sent after the wait; "close" closes the connection
+		wantStatus int
+		wantErr    error
+	}{
+		{"body completed", "bc", 200, nil},
+		{"body stopped", "", 408, ErrBodyTimeout},
+		{"client left", "close", 0, io.EOF},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, accepted, got := countingBackend(t)
+			h := holdingForward{&bufferingForward{u: u, limit: 64 << 10, timeout: 5 * time.Second, results: make(chan outcome, 1)}}
+			s, addr := startEngineWith(t, h, func(s *Server) { s.BodyTimeout = 1500 * time.Millisecond })
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\na")
+			deadline := time.Now().Add(3 * time.Second)
+			for fmt.Sprint(connStates(s)) != fmt.Sprint([]int32{stBody}) && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if st := connStates(s); fmt.Sprint(st) != fmt.Sprint([]int32{stBody}) {
+				t.Fatalf("connection states %v, want one parked for its body", st)
+			}
+			if accepted() != 0 {
+				t.Fatal("a server connection was taken before the body was in")
+			}
+			switch tt.rest {
+			case "close":
+				c.Close()
+			default:
+				io.WriteString(c, tt.rest)
+			}
+			o := h.next(t)
+			if tt.wantErr == nil && o.err != nil || tt.wantErr != nil && !errors.Is(o.err, tt.wantErr) {
+				t.Errorf("handler saw %v, want %v", o.err, tt.wantErr)
+			}
+			if tt.rest == "close" {
+				return
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil || resp.StatusCode != tt.wantStatus {
+				t.Fatalf("answer %v, %v; want %d", resp, err, tt.wantStatus)
+			}
+			if tt.wantStatus == 200 {
+				if n := <-got; n != 3 {
+					t.Errorf("server got %d body bytes, want 3", n)
+				}
+			} else if accepted() != 0 {
+				t.Error("a server connection was taken for a body that never came")
+			}
+		})
+	}
+}
+
+// Held ahead of the handler, bodies behave as BufferBody's own: whole
+// before a server is taken, the held part sent again, malformed framing
+// refused.
+func TestHoldAheadAsBufferBody(t *testing.T) {
+	u, accepted, got := countingBackend(t)
+	h := holdingForward{&bufferingForward{u: u, limit: 1024, timeout: 5 * time.Second, results: make(chan outcome, 4)}}
+	_, addr := startEngine(t, h)
+	resps := rawExchange(t, addr, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"+
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\n"+strings.Repeat("L", 3000)+
+		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"+
+		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000001\r\nx\r\n0\r\n\r\n",
+		"POST", "POST", "POST", "POST")
+	want := []int{200, 200, 200, 400}
+	for i, r := range resps {
+		if r.StatusCode != want[i] {
+			t.Errorf("answer %d: %d, want %d", i+1, r.StatusCode, want[i])
+		}
+	}
+	for i, w := range []int64{5, 3000, 5} {
+		if n := <-got; n != w {
+			t.Errorf("request %d: server got %d body bytes, want %d", i+1, n, w)
+		}
+	}
+	if accepted() != 1 {
+		t.Errorf("server connections %d, want 1", accepted())
+	}
+}

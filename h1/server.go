@@ -55,6 +55,19 @@ type Server struct {
 	drained chan struct{} // closed when closing and the last connection ended
 }
 
+// BodyHolder is a Handler that wants part of each request body read
+// before ServeH1 is called: HoldBody (called first, for each request)
+// returns how much, BufferBody's limit, or 0 for none. While that part
+// comes, a plain TCP connection waits without a goroutine, parked as an
+// idle one is, so that clients trickling their bodies cost little
+// memory. ServeH1 then calls BufferBody with the same limit, which goes on
+// where the holding stopped (or waits itself, on TLS), and finds there an
+// error of the client's (the body timed out, broke off, or was malformed).
+type BodyHolder interface {
+	Handler
+	HoldBody(x *Exchange) int
+}
+
 // ServeConn serves nc until the client or the server closes it. It is
 // meant to be the goroutine of the connection.
 func (s *Server) ServeConn(nc net.Conn) {
@@ -69,16 +82,30 @@ func (s *Server) ServeConn(nc net.Conn) {
 // serve runs the connection until it closes, or until it has waited long
 // enough for a request to be parked (see parkCold), which ends the
 // goroutine; a parked connection is served again by a new one.
-func (c *conn) serve() {
+func (c *conn) serve() { c.run(false) }
+
+// run is serve, resumed after a wait for a request body's part to hold
+// (holdAhead) when resumed is set.
+func (c *conn) run(resumed bool) {
 	for {
-		switch c.readRequest() {
-		case parked:
-			return
-		case closed:
-			c.end()
+		if !resumed {
+			switch c.readRequest() {
+			case parked:
+				return
+			case closed:
+				c.end()
+				return
+			}
+			c.x.begin()
+			c.holdLimit = 0
+			if bh, ok := c.s.Handler.(BodyHolder); ok {
+				c.holdLimit = bh.HoldBody(&c.x)
+			}
+		}
+		resumed = false
+		if c.holdLimit > 0 && c.holdAhead() {
 			return
 		}
-		c.x.begin()
 		c.s.Handler.ServeH1(&c.x)
 		if !c.finish() {
 			c.end()
@@ -154,6 +181,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	for c := range s.conns {
+		if c.state.CompareAndSwap(stBody, stClosed) {
+			// Parked while its body comes: no goroutine will end it.
+			unparkCold(c)
+			c.close()
+			delete(s.conns, c)
+			continue
+		}
 		c.nc.Close()
 	}
 	s.mu.Unlock()
@@ -183,7 +217,8 @@ type conn struct {
 	// shrinkable is set while a held body waits for bytes: a read that
 	// would block moves the request into a buffer of its size (shrink).
 	shrinkable bool
-	state   atomic.Int32 // stActive, stIdle, stCold or stClosed
+	holdLimit  int // of the request's body to read before the handler (BodyHolder)
+	state   atomic.Int32 // stActive, stIdle, stCold, stBody or stClosed
 	fd      int          // of a plain TCP connection, for parkCold; -1 otherwise
 	coldEnd time.Time    // when a parked connection has been idle too long
 
@@ -335,6 +370,7 @@ const (
 	stActive int32 = iota // a request is read or served
 	stIdle                // the goroutine waits for the next request
 	stCold                // parked: no goroutine, no buffer (parkCold)
+	stBody                // parked until more of a request body to hold comes (holdAhead)
 	stClosed
 )
 

@@ -33,25 +33,70 @@ type h1Request struct {
 	x    exchange
 	host string // views into the request head, valid while it is served
 	path string
+	// pool is where the request is routed, nil when quill answers it
+	// itself; routed says that HoldBody routed it already.
+	pool   *pool
+	routed bool
 	// series are the metrics of the connection's last request.
 	series series
 }
 
-func (f *h1Front) ServeH1(hx *h1.Exchange) {
+func (f *h1Front) state(hx *h1.Exchange) *h1Request {
 	st, _ := hx.Data.(*h1Request)
 	if st == nil {
 		st = &h1Request{f: f, hx: hx}
 		hx.Data = st
 	}
+	return st
+}
+
+// HoldBody routes the request as it arrives and says how much of its body
+// to read before ServeH1: the pool's buffer_request, or nothing when quill
+// answers the request itself.
+func (f *h1Front) HoldBody(hx *h1.Exchange) int {
+	st := f.state(hx)
+	st.route()
+	st.routed = true
+	if st.pool == nil {
+		return 0
+	}
+	return int(st.pool.cfg.BufferRequest.Bytes)
+}
+
+func (f *h1Front) ServeH1(hx *h1.Exchange) {
+	st := f.state(hx)
+	if !st.routed {
+		st.route()
+	}
+	st.routed = false
 	st.serve()
 }
 
-func (st *h1Request) serve() {
+// route starts the request's exchange and finds its pool: nil when the
+// VIP left the config or quill answers the request itself.
+func (st *h1Request) route() {
 	hx, p := st.hx, st.f.p
 	x := &st.x
 	*x = exchange{start: time.Now(), peer: hx.Remote.Addr()}
 	x.client = x.peer
 	x.vip = p.gen.Load().byAddr[st.f.addr]
+	st.pool = nil
+	if x.vip == nil {
+		return
+	}
+	r := &hx.Req
+	st.host, st.path = requestHost(r), targetPath(r.Target)
+	v := x.vip
+	if string(r.Method) == http.MethodConnect || string(r.Target) == "*" || v.redirectHTTPS ||
+		(v.challenge != nil && strings.HasPrefix(st.path, "/.well-known/acme-challenge/")) {
+		return
+	}
+	st.pool = v.router.match(st.host, st.path)
+}
+
+func (st *h1Request) serve() {
+	hx, p := st.hx, st.f.p
+	x := &st.x
 	if x.vip == nil {
 		// The address left the config; its listener is closing.
 		hx.Close()
@@ -60,6 +105,7 @@ func (st *h1Request) serve() {
 	}
 	defer st.finish()
 	r := &hx.Req
+	// The head may have moved since route while the body was held.
 	st.host, st.path = requestHost(r), targetPath(r.Target)
 	if string(r.Method) == http.MethodConnect {
 		st.fail(http.StatusMethodNotAllowed, "CONNECT is not proxied")
@@ -81,7 +127,7 @@ func (st *h1Request) serve() {
 		st.redirectHTTPS()
 		return
 	}
-	pl := v.router.match(st.host, st.path)
+	pl := st.pool
 	if pl == nil {
 		st.fail(http.StatusNotFound, "no route")
 		if ce := p.log.Check(zap.DebugLevel, "no route"); ce != nil {
