@@ -218,6 +218,7 @@ type conn struct {
 	// would block moves the request into a buffer of its size (shrink).
 	shrinkable bool
 	holdLimit  int // of the request's body to read before the handler (BodyHolder)
+
 	state   atomic.Int32 // stActive, stIdle, stCold, stBody or stClosed
 	fd      int          // of a plain TCP connection, for parkCold; -1 otherwise
 	coldEnd time.Time    // when a parked connection has been idle too long
