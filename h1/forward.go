@@ -69,7 +69,10 @@ func (e *ForwardError) Unwrap() error { return e.Err }
 // connection kept from an earlier request that turns out to be closed by
 // the server is replaced by a fresh one, as long as nothing of the request
 // body was consumed. On an error before StageRelay nothing was sent to the
-// client, so the caller may try another server or answer itself.
+// client, so the caller may try another server or answer itself. Once the
+// answer goes to a client that reads slowly, x.Req may be parsed again in
+// a smaller buffer: what the handler took from it before must be taken
+// again.
 func (x *Exchange) Forward(u *Upstream, timeout time.Duration, h Hooks) error {
 	for attempt := 0; ; attempt++ {
 		bc, err := u.get(attempt > 0)
@@ -335,10 +338,14 @@ func (x *Exchange) relayBody(bc *backendConn, head []byte, kind Framing, length 
 			out = avail
 		}
 		if len(out) > 0 {
+			began := time.Now()
 			n, err := x.write(out)
 			x.countSent(kind, max(n-headLen, 0), len(out)-headLen)
 			if err != nil {
 				return x.clientFailed(headLen > 0 && n == 0, err)
+			}
+			if len(bc.buf) > slowBuf && bc.r == bc.w && time.Since(began) > slowClient {
+				x.slowDown(bc)
 			}
 		}
 		out = nil
@@ -362,6 +369,23 @@ func (x *Exchange) relayBody(bc *backendConn, head []byte, kind Framing, length 
 			return x.relayFailed(&ForwardError{Stage: StageRelay, Err: err, Timeout: isTimeout(err)})
 		}
 	}
+}
+
+// A client that took longer than slowClient to accept one write of the
+// answer reads slowly: the rest is relayed through a buffer of slowBuf
+// bytes, and the request head moves to a small buffer (shrink), so that
+// many slow readers hold little memory while they read.
+const (
+	slowClient = 50 * time.Millisecond
+	slowBuf    = 4 << 10
+)
+
+// slowDown gives back the large buffers of an answer to a slow client;
+// bc's buffer is empty when it is called.
+func (x *Exchange) slowDown(bc *backendConn) {
+	putBuf(bc.buf)
+	bc.buf = getBuf(slowBuf)
+	x.c.shrink()
 }
 
 // countSent adds the body bytes that reached the client to BodyBytes: of

@@ -368,3 +368,51 @@ func TestRefusalBeforeLingeringClose(t *testing.T) {
 		t.Errorf("%d %q %v; want the whole 431", resp.StatusCode, b, err)
 	}
 }
+
+// A client that reads its answer slowly gets it whole, relayed through a
+// small buffer once a write has waited for it; its request head moves to
+// a small buffer too and stays what it was.
+func TestSlowReaderGetsWholeAnswer(t *testing.T) {
+	const size = 32 << 20 // more than the sockets' buffers hold
+	answer := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	u, _ := rawBackend(t, func(c net.Conn, br *bufio.Reader) {
+		readRequestBody(br)
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
+		c.Write(answer)
+	})
+	type seen struct {
+		target  string
+		bufLen  int
+		relayed int
+	}
+	done := make(chan seen, 1)
+	h := HandlerFunc(func(x *Exchange) {
+		err := x.Forward(u, 5*time.Second, testHooks{})
+		done <- seen{string(x.Req.Target), len(x.c.buf), int(x.BodyBytes)}
+		if err != nil {
+			t.Errorf("forward: %v", err)
+		}
+	})
+	_, addr := startEngine(t, h)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(c, "GET /slow/reader?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(500 * time.Millisecond) // the socket's buffers fill, the relay waits
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || !bytes.Equal(got, answer) {
+		t.Fatalf("%d of %d bytes, equal %v, %v", len(got), size, bytes.Equal(got, answer), err)
+	}
+	s := <-done
+	if s.target != "/slow/reader?x=1" || s.bufLen != shrunkBuf || s.relayed != size {
+		t.Errorf("after the relay: target %q, head in a buffer of %d, %d bytes relayed; want the same target, %d, %d",
+			s.target, s.bufLen, s.relayed, shrunkBuf, size)
+	}
+}
