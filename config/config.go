@@ -70,6 +70,13 @@ type Global struct {
 	// IdleTimeout closes a keep-alive client connection idle this long.
 	// Default 60s.
 	IdleTimeout Duration `toml:"idle_timeout"`
+	// BodyTimeout bounds the wait for each read of a request body (nginx's
+	// client_body_timeout): no body byte for this long is answered 408, or
+	// closes the connection when the answer has begun. Default 60s.
+	BodyTimeout Duration `toml:"body_timeout"`
+	// SendTimeout closes the connection of a client that reads nothing of
+	// the answer for this long (nginx's send_timeout). Default 60s.
+	SendTimeout Duration `toml:"send_timeout"`
 	// MaxHeaderBytes bounds a request head. Default 65536; larger heads get 431.
 	MaxHeaderBytes int `toml:"max_header_bytes"`
 	// MaxHeaderCount bounds the header fields of a request head (HAProxy
@@ -92,6 +99,8 @@ func (g *Global) SetDefaults() {
 	g.ShutdownTimeout.Duration = g.ShutdownTimeout.Or(30 * time.Second)
 	g.ReadHeaderTimeout.Duration = g.ReadHeaderTimeout.Or(10 * time.Second)
 	g.IdleTimeout.Duration = g.IdleTimeout.Or(60 * time.Second)
+	g.BodyTimeout.Duration = g.BodyTimeout.Or(60 * time.Second)
+	g.SendTimeout.Duration = g.SendTimeout.Or(60 * time.Second)
 	if g.MaxHeaderBytes == 0 {
 		g.MaxHeaderBytes = 64 << 10
 	}

@@ -11,9 +11,17 @@ type Pool struct {
 	Balance Balance `toml:"balance"`
 	// ConnectTimeout bounds a backend connect (pen -t). Default 5s.
 	ConnectTimeout Duration `toml:"connect_timeout"`
-	// Timeout bounds the wait for a backend's response head; past it the
-	// client gets 504. Default 60s.
+	// Timeout bounds the wait for a backend's response head, past which
+	// the client gets 504, and then each wait for more of its response
+	// body, past which the client's connection is closed short of the
+	// answer's length. Default 60s.
 	Timeout Duration `toml:"timeout"`
+	// BufferRequest is how much of a request body is read before a server
+	// is chosen (HAProxy's http-buffer-request): a body up to this size is
+	// read whole first, so that a slow client never holds a server, and
+	// can be sent again on a retry; of a larger body this much is read
+	// first and the rest streamed. "0" turns it off. Default 64KiB.
+	BufferRequest Size `toml:"buffer_request"`
 	// FailTimeout is how long a server that refused or timed out a
 	// connection stays down before it is tried again. Default 10s.
 	FailTimeout Duration `toml:"fail_timeout"`
@@ -45,6 +53,7 @@ func (p *Pool) SetDefaults() {
 	p.ConnectTimeout.Duration = p.ConnectTimeout.Or(5 * time.Second)
 	p.Timeout.Duration = p.Timeout.Or(60 * time.Second)
 	p.FailTimeout.Duration = p.FailTimeout.Or(10 * time.Second)
+	p.BufferRequest = p.BufferRequest.Or(64 << 10)
 	if p.ForwardedFor == "" {
 		p.ForwardedFor = Append
 	}

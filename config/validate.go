@@ -114,6 +114,8 @@ func (v *validator) global(c *Config) {
 	v.duration("global.shutdown_timeout", g.ShutdownTimeout)
 	v.duration("global.read_header_timeout", g.ReadHeaderTimeout)
 	v.duration("global.idle_timeout", g.IdleTimeout)
+	v.duration("global.body_timeout", g.BodyTimeout)
+	v.duration("global.send_timeout", g.SendTimeout)
 }
 
 func (v *validator) accessLog(path string, a *AccessLog) {
@@ -204,6 +206,11 @@ func (v *validator) pool(c *Config, name string) {
 	v.duration(p+".connect_timeout", pool.ConnectTimeout)
 	v.duration(p+".timeout", pool.Timeout)
 	v.duration(p+".fail_timeout", pool.FailTimeout)
+	if err := pool.BufferRequest.err(); err != nil {
+		v.errorf(p+".buffer_request", "%s%s: %v", prefix, "buffer_request", err)
+	} else if pool.BufferRequest.Bytes > 1<<30 {
+		v.errorf(p+".buffer_request", "%sbuffer_request must be at most 1GiB", prefix)
+	}
 	for _, cidr := range pool.TrustedProxies {
 		if _, err := ParsePrefix(cidr); err != nil {
 			v.errorf(p+".trusted_proxies", "pool %q: trusted_proxies: %v", name, err)

@@ -272,7 +272,9 @@ var goCases = []goCase{
 	{"request body streamed", func(t *testing.T, v goVIP) {
 		gate := "upload-" + v.tag
 		pr, pw := io.Pipe()
-		p := "/upload?first=1000&gate=" + gate
+		// Past the 64 KiB that buffer_request holds before a server is
+		// chosen, the body streams.
+		p := "/upload?first=70000&gate=" + gate
 		type answer struct {
 			body string
 			err  error
@@ -288,8 +290,8 @@ var goCases = []goCase{
 			b, err := io.ReadAll(resp.Body)
 			done <- answer{string(b), err}
 		}()
-		go pw.Write(patternBytes(1000))
-		// The backend opens the gate once it has the first 1000 bytes,
+		go pw.Write(patternBytes(70000))
+		// The backend opens the gate once it has the first 70000 bytes,
 		// while the client holds the rest back.
 		select {
 		case <-v.e.backend.gate(gate):
@@ -301,7 +303,7 @@ var goCases = []goCase{
 		pw.Close()
 		select {
 		case a := <-done:
-			if a.err != nil || a.body != echoLine("POST", p, 1500) {
+			if a.err != nil || a.body != echoLine("POST", p, 70500) {
 				t.Errorf("answer %q %v", a.body, a.err)
 			}
 		case <-time.After(10 * time.Second):

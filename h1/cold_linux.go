@@ -90,6 +90,8 @@ func coldLoop() {
 			syscall.EpollCtl(cold.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 			if c.state.CompareAndSwap(stCold, stIdle) {
 				go c.serve()
+			} else if c.state.CompareAndSwap(stBody, stActive) {
+				go c.run(true)
 			}
 		}
 		if now := time.Now(); now.Sub(lastSweep) >= time.Second {
@@ -100,7 +102,9 @@ func coldLoop() {
 	}
 }
 
-// sweepCold closes the parked connections idle past their timeout.
+// sweepCold closes the parked connections idle past their timeout, and
+// hands those whose request body stopped coming to their handler, which
+// answers 408.
 func sweepCold(now time.Time) {
 	var expired []*conn
 	cold.mu.Lock()
@@ -115,6 +119,10 @@ func sweepCold(now time.Time) {
 		if c.state.CompareAndSwap(stCold, stClosed) {
 			c.close()
 			c.s.untrack(c)
+		} else if c.state.CompareAndSwap(stBody, stActive) {
+			syscall.EpollCtl(cold.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+			c.x.holdErr = c.x.bodyError(ErrBodyTimeout)
+			go c.run(true)
 		}
 	}
 }

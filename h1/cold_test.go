@@ -57,6 +57,10 @@ func TestIdleConnectionParked(t *testing.T) {
 	if d := time.Since(start); d < s.IdleTimeout-time.Second {
 		t.Fatalf("closed after %s, before the idle timeout %s", d, s.IdleTimeout)
 	}
+	// The connection is forgotten just after its socket closed.
+	for i := 0; i < 100 && s.Conns() != 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if n := s.Conns(); n != 0 {
 		t.Fatalf("%d connections tracked after the idle one closed", n)
 	}

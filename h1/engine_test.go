@@ -270,9 +270,7 @@ func TestStaleBackendConnectionRetried(t *testing.T) {
 	b, u := startBackend(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
 	_, addr := startEngine(t, forwardTo{u})
 	rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
-	if u.Idle() != 1 {
-		t.Fatalf("idle backend connections %d, want 1", u.Idle())
-	}
+	waitIdle(t, u, 1)
 	// The server closes its idle connections; the kept one is now stale.
 	b.CloseClientConnections()
 	time.Sleep(50 * time.Millisecond)
@@ -473,9 +471,7 @@ func TestClosedBackendConnectionSwept(t *testing.T) {
 	b, u := startBackend(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
 	_, addr := startEngine(t, forwardTo{u})
 	rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
-	if u.Idle() != 1 {
-		t.Fatalf("idle backend connections %d, want 1", u.Idle())
-	}
+	waitIdle(t, u, 1)
 	b.CloseClientConnections()
 	deadline := time.Now().Add(sweepEvery + reuseCheckAfter + 3*time.Second)
 	for u.Idle() > 0 && time.Now().Before(deadline) {
@@ -483,5 +479,17 @@ func TestClosedBackendConnectionSwept(t *testing.T) {
 	}
 	if n := u.Idle(); n != 0 {
 		t.Fatalf("%d idle connections kept after the server closed them", n)
+	}
+}
+
+// waitIdle waits for u to keep n idle connections: a connection is given
+// back just after its answer went out, when the client may have it already.
+func waitIdle(t *testing.T, u *Upstream, n int) {
+	t.Helper()
+	for i := 0; i < 100 && u.Idle() != n; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if u.Idle() != n {
+		t.Fatalf("idle backend connections %d, want %d", u.Idle(), n)
 	}
 }

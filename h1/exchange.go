@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"time"
 )
 
 // Exchange is one request of a client connection and its answer. The
@@ -30,7 +31,11 @@ type Exchange struct {
 	headSent     bool
 	closeAfter   bool
 	continueSent bool
+	writeFailed  bool // a write to the client failed: no lingering close
 	body         reqBody
+	held         heldBody // the part of the body read before forwarding (BufferBody)
+	holdErr      error    // the client's failure met while holding the body ahead (holdAhead)
+	base         int      // where body reads start in the connection's buffer
 	resp         Response
 	respScan     Chunked
 	decoded      []byte // chunk data for an HTTP/1.0 client, within the backend buffer
@@ -52,7 +57,10 @@ func (r *Request) hasBody() bool { return r.Chunked || r.ContentLength > 0 }
 // begin resets x for the request just parsed.
 func (x *Exchange) begin() {
 	x.Status, x.BodyBytes = 0, 0
-	x.headSent, x.closeAfter, x.continueSent = false, !x.Req.KeepAlive, false
+	x.headSent, x.closeAfter, x.continueSent, x.writeFailed = false, !x.Req.KeepAlive, false, false
+	x.held = heldBody{}
+	x.holdErr = nil
+	x.base = x.c.headEnd
 	x.body = reqBody{chunked: x.Req.Chunked, remaining: max(x.Req.ContentLength, 0)}
 	if x.Req.Chunked {
 		x.body.scan.Reset()
@@ -84,11 +92,12 @@ func (x *Exchange) Respond(status int, fields func(*HeadWriter), body []byte) {
 		fields(hw)
 	}
 	x.finishHead(hw, int64(len(body)))
+	head := len(hw.b)
 	if x.Req.Method == nil || string(x.Req.Method) != "HEAD" {
 		hw.b = append(hw.b, body...)
-		x.BodyBytes = int64(len(body))
 	}
-	x.write(hw.b)
+	n, _ := x.write(hw.b)
+	x.BodyBytes = int64(max(n-head, 0))
 	putHead(hw)
 }
 
@@ -149,22 +158,25 @@ func (x *Exchange) connectionField(w *HeadWriter) {
 	}
 }
 
-// write sends b to the client; a failure closes the connection after the
-// answer.
-func (x *Exchange) write(b []byte) bool {
+// write sends b to the client and reports how much of it went out; a
+// failure closes the connection after the answer, at once.
+func (x *Exchange) write(b []byte) (int, error) {
 	x.headSent = true
-	if _, err := x.c.nc.Write(b); err != nil {
+	n, err := x.c.send(b)
+	if err != nil {
 		x.closeAfter = true
-		return false
+		x.writeFailed = true
 	}
-	return true
+	return n, err
 }
 
 // sendContinue tells a client that waits for it to send its body.
 func (x *Exchange) sendContinue() {
 	if x.Req.ExpectContinue && !x.continueSent && x.Req.Minor == 1 && !x.body.done && x.c.r == x.c.w {
 		x.continueSent = true
-		x.c.nc.Write(continueLine)
+		if _, err := x.c.send(continueLine); err != nil {
+			x.writeFailed = true
+		}
 	}
 }
 
@@ -177,30 +189,51 @@ func (x *Exchange) bodyChunk() ([]byte, error) {
 	b := &x.body
 	x.fromBodyBuf = false
 	if c.r == c.w {
-		c.r, c.w = c.headEnd, c.headEnd
+		c.r, c.w = x.base, x.base
 		x.sendContinue()
 		if !b.chunked && b.remaining > int64(len(c.buf)-c.w) {
 			return x.readLongBody()
 		}
-		if err := c.fill(); err != nil {
+		if err := x.fillBody(); err != nil {
 			return nil, err
 		}
 	}
 	avail := c.buf[c.r:c.w]
+	n, err := x.frame(avail)
+	if err != nil {
+		return nil, err
+	}
+	return avail[:n], nil
+}
+
+// frame advances the body's framing over the bytes at the start of p
+// that belong to it, and returns how many do.
+func (x *Exchange) frame(p []byte) (int, error) {
+	b := &x.body
 	if b.chunked {
-		n, done, err := b.scan.Scan(avail)
+		n, done, err := b.scan.Scan(p)
 		if err != nil {
-			return nil, &clientError{err}
+			return 0, &clientError{err}
 		}
 		b.done = done
-		return avail[:n], nil
+		return n, nil
 	}
-	if int64(len(avail)) > b.remaining {
-		avail = avail[:b.remaining]
-	}
-	b.remaining -= int64(len(avail))
+	n := min(int64(len(p)), b.remaining)
+	b.remaining -= n
 	b.done = b.remaining == 0
-	return avail, nil
+	return int(n), nil
+}
+
+// fillBody reads more of the request body into the connection's buffer,
+// waiting at most the server's BodyTimeout.
+func (x *Exchange) fillBody() error {
+	c := x.c
+	c.setReadDeadline(c.s.BodyTimeout)
+	err := c.fill()
+	if err != nil && isTimeout(err) {
+		return ErrBodyTimeout
+	}
+	return err
 }
 
 // readLongBody reads the next piece of a Content-Length body longer than
@@ -211,10 +244,13 @@ func (x *Exchange) readLongBody() ([]byte, error) {
 	if x.bodyBuf == nil {
 		x.bodyBuf = getBuf(copyBuf)
 	}
+	x.c.setReadDeadline(x.c.s.BodyTimeout)
 	n, err := x.c.nc.Read(x.bodyBuf[:min(int64(len(x.bodyBuf)), b.remaining)])
 	if n == 0 {
 		if err == nil {
 			err = io.ErrNoProgress
+		} else if isTimeout(err) {
+			err = ErrBodyTimeout
 		}
 		return nil, err
 	}
@@ -232,12 +268,13 @@ func (x *Exchange) consume(n int) {
 	x.body.touched = true
 }
 
-// releaseBody gives back the buffer of a long body.
+// releaseBody gives back the buffers of a long or held body.
 func (x *Exchange) releaseBody() {
 	if x.bodyBuf != nil {
 		putBuf(x.bodyBuf)
 		x.bodyBuf = nil
 	}
+	x.held.release()
 }
 
 // discardBody reads and drops a request body that the answer did not
@@ -249,9 +286,12 @@ func (x *Exchange) discardBody() bool {
 		return false
 	}
 	const maxDiscard = 256 << 10
-	x.c.setReadDeadline(x.c.s.ReadHeaderTimeout)
+	end := time.Now().Add(x.c.s.ReadHeaderTimeout)
 	var dropped int
 	for !x.body.done {
+		if x.c.s.ReadHeaderTimeout > 0 && time.Now().After(end) {
+			return false
+		}
 		b, err := x.bodyChunk()
 		if err != nil {
 			return false

@@ -3,6 +3,7 @@ package h1
 import (
 	"errors"
 	"io"
+	"net"
 	"syscall"
 	"time"
 )
@@ -68,7 +69,10 @@ func (e *ForwardError) Unwrap() error { return e.Err }
 // connection kept from an earlier request that turns out to be closed by
 // the server is replaced by a fresh one, as long as nothing of the request
 // body was consumed. On an error before StageRelay nothing was sent to the
-// client, so the caller may try another server or answer itself.
+// client, so the caller may try another server or answer itself. Once the
+// answer goes to a client that reads slowly, x.Req may be parsed again in
+// a smaller buffer: what the handler took from it before must be taken
+// again.
 func (x *Exchange) Forward(u *Upstream, timeout time.Duration, h Hooks) error {
 	for attempt := 0; ; attempt++ {
 		bc, err := u.get(attempt > 0)
@@ -132,12 +136,8 @@ func (x *Exchange) roundTrip(bc *backendConn, timeout time.Duration, h Hooks) er
 	x.connectionField(hw)
 	hw.b = append(hw.b, '\r', '\n')
 	bc.r += n
-	err = x.relayBody(bc, hw.b, kind, length)
+	err = x.relayBody(bc, hw.b, kind, length, timeout)
 	putHead(hw)
-	if kind == ChunkedBody {
-		// The access log counts the body, not its chunk framing.
-		x.BodyBytes = x.respScan.DataBytes()
-	}
 	if err != nil {
 		bc.close()
 		x.closeAfter = true
@@ -176,8 +176,14 @@ func (x *Exchange) sendRequest(bc *backendConn, h Hooks) error {
 		hw.String("Transfer-Encoding", "chunked")
 	}
 	hw.b = append(hw.b, '\r', '\n')
-	// The body bytes at hand go out with the head, in one write.
-	if !x.body.done && x.c.r < x.c.w {
+	// The body bytes at hand go out with the head, in one write: those
+	// held by BufferBody, which stay for another attempt, or else those
+	// that came with the head.
+	held := &x.held
+	switch {
+	case held.size() > 0:
+		hw.b = append(hw.b, x.c.buf[held.start:held.end]...)
+	case !x.body.done && x.c.r < x.c.w:
 		chunk, err := x.bodyChunk()
 		if err != nil {
 			putHead(hw)
@@ -186,15 +192,16 @@ func (x *Exchange) sendRequest(bc *backendConn, h Hooks) error {
 		hw.b = append(hw.b, chunk...)
 		x.consume(len(chunk))
 	}
-	_, err := bc.nc.Write(hw.b)
+	var err error
+	if len(held.extra) > 0 {
+		bufs := net.Buffers{hw.b, held.extra}
+		_, err = bufs.WriteTo(bc.nc)
+	} else {
+		_, err = bc.nc.Write(hw.b)
+	}
 	putHead(hw)
 	if err != nil {
 		return &ForwardError{Stage: StageRequest, Err: err}
-	}
-	if !x.body.done {
-		// read_header_timeout bounds the head, not the body, which may
-		// take as long as an upload takes.
-		x.c.setReadDeadline(0)
 	}
 	for !x.body.done {
 		chunk, err := x.bodyChunk()
@@ -262,8 +269,9 @@ func (x *Exchange) readResponseHead(bc *backendConn, timeout time.Duration, resp
 }
 
 // relayBody sends the response head (given) and body to the client. The
-// body bytes that came with the head go out in the same write.
-func (x *Exchange) relayBody(bc *backendConn, head []byte, kind Framing, length int64) error {
+// body bytes that came with the head go out in the same write. Each read
+// of the body from the server waits at most timeout (when positive).
+func (x *Exchange) relayBody(bc *backendConn, head []byte, kind Framing, length int64, timeout time.Duration) error {
 	var scan *Chunked
 	if kind == ChunkedBody {
 		scan = &x.respScan
@@ -274,6 +282,12 @@ func (x *Exchange) relayBody(bc *backendConn, head []byte, kind Framing, length 
 		remaining = 0
 	}
 	out := head
+	deadline := false
+	defer func() {
+		if deadline {
+			bc.nc.SetReadDeadline(time.Time{})
+		}
+	}()
 	for {
 		avail := bc.buf[bc.r:bc.w]
 		var done bool
@@ -306,31 +320,43 @@ func (x *Exchange) relayBody(bc *backendConn, head []byte, kind Framing, length 
 		if kind != ChunkedBody {
 			bc.r += len(avail)
 		}
-		if out != nil && len(out)+len(avail) <= cap(out) {
-			out = append(out, avail...)
-			avail = nil
-		}
+		headLen := 0
 		if out != nil {
-			if !x.write(out) {
-				// The client left before the answer: logged as 499, as
-				// nginx does, not as the server's status.
-				x.Status = 499
-				return &ForwardError{Stage: StageRelay, Err: io.ErrClosedPipe, Client: true}
+			headLen = len(out)
+			if len(out)+len(avail) <= cap(out) {
+				out = append(out, avail...)
+			} else {
+				// The head goes out alone, then the body from the
+				// server's buffer.
+				if n, err := x.write(out); err != nil {
+					return x.clientFailed(n == 0, err)
+				}
+				headLen, out = 0, nil
 			}
-			x.BodyBytes += int64(len(out) - len(head))
-			out = nil
 		}
-		if len(avail) > 0 {
-			if _, err := x.c.nc.Write(avail); err != nil {
-				x.closeAfter = true
-				return &ForwardError{Stage: StageRelay, Err: err, Client: true}
+		if out == nil {
+			out = avail
+		}
+		if len(out) > 0 {
+			began := time.Now()
+			n, err := x.write(out)
+			x.countSent(kind, max(n-headLen, 0), len(out)-headLen)
+			if err != nil {
+				return x.clientFailed(headLen > 0 && n == 0, err)
 			}
-			x.BodyBytes += int64(len(avail))
+			if len(bc.buf) > slowBuf && bc.r == bc.w && time.Since(began) > slowClient {
+				x.slowDown(bc)
+			}
 		}
+		out = nil
 		if done {
 			return nil
 		}
 		bc.r, bc.w = 0, 0
+		if timeout > 0 {
+			bc.nc.SetReadDeadline(time.Now().Add(timeout))
+			deadline = true
+		}
 		m, err := bc.nc.Read(bc.buf)
 		bc.w = m
 		if m == 0 && err != nil {
@@ -340,9 +366,51 @@ func (x *Exchange) relayBody(bc *backendConn, head []byte, kind Framing, length 
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return x.relayFailed(&ForwardError{Stage: StageRelay, Err: err})
+			return x.relayFailed(&ForwardError{Stage: StageRelay, Err: err, Timeout: isTimeout(err)})
 		}
 	}
+}
+
+// A client that took longer than slowClient to accept one write of the
+// answer reads slowly: the rest is relayed through a buffer of slowBuf
+// bytes, and the request head moves to a small buffer (shrink), so that
+// many slow readers hold little memory while they read.
+const (
+	slowClient = 50 * time.Millisecond
+	slowBuf    = 4 << 10
+)
+
+// slowDown gives back the large buffers of an answer to a slow client;
+// bc's buffer is empty when it is called.
+func (x *Exchange) slowDown(bc *backendConn) {
+	putBuf(bc.buf)
+	bc.buf = getBuf(slowBuf)
+	x.c.shrink()
+}
+
+// countSent adds the body bytes that reached the client to BodyBytes: of
+// a chunked body relayed as it is, its data once all of it went out, not
+// its chunk framing.
+func (x *Exchange) countSent(kind Framing, sent, total int) {
+	if kind == ChunkedBody && x.Req.Minor == 1 {
+		if sent == total {
+			x.BodyBytes = x.respScan.DataBytes()
+		}
+		return
+	}
+	x.BodyBytes += int64(sent)
+}
+
+// clientFailed ends a relay that the client broke off: it went away, or
+// read nothing of the answer for the send timeout. A client gone before
+// anything of the answer reached it is logged as 499, as nginx does, not
+// with the server's status.
+func (x *Exchange) clientFailed(nothingSent bool, err error) error {
+	x.closeAfter = true
+	if nothingSent && !errors.Is(err, ErrSendTimeout) {
+		x.Status = 499
+	}
+	return &ForwardError{Stage: StageRelay, Err: err, Client: true}
 }
 
 // relayFailed ends a response the server broke off: the client has the

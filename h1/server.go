@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Handler serves one request of an HTTP/1 connection. It answers with
@@ -32,6 +33,16 @@ type Server struct {
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes a keep-alive connection that sends nothing this long.
 	IdleTimeout time.Duration
+	// BodyTimeout bounds the wait for each read of a request body (nginx's
+	// client_body_timeout): a client that sends no body byte this long gets
+	// 408 if nothing of the answer went out yet, else the connection
+	// closes. Zero waits for ever.
+	BodyTimeout time.Duration
+	// SendTimeout bounds each write to the client (nginx's send_timeout):
+	// on plain TCP a write that makes no progress this long, in TLS one
+	// that does not finish in it, closes the connection. Zero waits for
+	// ever.
+	SendTimeout time.Duration
 	// Refused, when set, is told of each request refused before a handler
 	// ran: a malformed head (400), one too large (431), a version quill
 	// does not speak (505), a timeout in the head (408). line is the
@@ -42,6 +53,19 @@ type Server struct {
 	conns   map[*conn]struct{}
 	closing atomic.Bool
 	drained chan struct{} // closed when closing and the last connection ended
+}
+
+// BodyHolder is a Handler that wants part of each request body read
+// before ServeH1 is called: HoldBody (called first, for each request)
+// returns how much, BufferBody's limit, or 0 for none. While that part
+// comes, a plain TCP connection waits without a goroutine, parked as an
+// idle one is, so that clients trickling their bodies cost little
+// memory. ServeH1 then calls BufferBody with the same limit, which goes on
+// where the holding stopped (or waits itself, on TLS), and finds there an
+// error of the client's (the body timed out, broke off, or was malformed).
+type BodyHolder interface {
+	Handler
+	HoldBody(x *Exchange) int
 }
 
 // ServeConn serves nc until the client or the server closes it. It is
@@ -58,16 +82,30 @@ func (s *Server) ServeConn(nc net.Conn) {
 // serve runs the connection until it closes, or until it has waited long
 // enough for a request to be parked (see parkCold), which ends the
 // goroutine; a parked connection is served again by a new one.
-func (c *conn) serve() {
+func (c *conn) serve() { c.run(false) }
+
+// run is serve, resumed after a wait for a request body's part to hold
+// (holdAhead) when resumed is set.
+func (c *conn) run(resumed bool) {
 	for {
-		switch c.readRequest() {
-		case parked:
-			return
-		case closed:
-			c.end()
+		if !resumed {
+			switch c.readRequest() {
+			case parked:
+				return
+			case closed:
+				c.end()
+				return
+			}
+			c.x.begin()
+			c.holdLimit = 0
+			if bh, ok := c.s.Handler.(BodyHolder); ok {
+				c.holdLimit = bh.HoldBody(&c.x)
+			}
+		}
+		resumed = false
+		if c.holdLimit > 0 && c.holdAhead() {
 			return
 		}
-		c.x.begin()
 		c.s.Handler.ServeH1(&c.x)
 		if !c.finish() {
 			c.end()
@@ -143,6 +181,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	for c := range s.conns {
+		if c.state.CompareAndSwap(stBody, stClosed) {
+			// Parked while its body comes: no goroutine will end it.
+			unparkCold(c)
+			c.close()
+			delete(s.conns, c)
+			continue
+		}
 		c.nc.Close()
 	}
 	s.mu.Unlock()
@@ -165,10 +210,16 @@ type conn struct {
 	rc syscall.RawConn // reads of plain TCP connections; nil on TLS
 	x  Exchange
 
-	buf     []byte
-	r, w    int
-	headEnd int
-	state   atomic.Int32 // stActive, stIdle, stCold or stClosed
+	buf       []byte
+	r, w      int
+	headStart int // where the request head begins in buf
+	headEnd   int
+	// shrinkable is set while a held body waits for bytes: a read that
+	// would block moves the request into a buffer of its size (shrink).
+	shrinkable bool
+	holdLimit  int // of the request's body to read before the handler (BodyHolder)
+
+	state   atomic.Int32 // stActive, stIdle, stCold, stBody or stClosed
 	fd      int          // of a plain TCP connection, for parkCold; -1 otherwise
 	coldEnd time.Time    // when a parked connection has been idle too long
 
@@ -258,6 +309,8 @@ func (c *conn) rawRead(fd uintptr) bool {
 			if c.w == 0 {
 				putBuf(c.buf)
 				c.buf = nil
+			} else if c.shrinkable {
+				c.shrink()
 			}
 			return false
 		}
@@ -278,11 +331,47 @@ func (c *conn) setReadDeadline(d time.Duration) {
 	c.nc.SetReadDeadline(t)
 }
 
+// send writes b to the client and reports how much of it went out. A
+// write that makes no progress within SendTimeout ends with
+// ErrSendTimeout. On plain TCP a write that made some progress is
+// continued with a new deadline; crypto/tls cannot go on after a timeout,
+// so there the timeout bounds the whole write.
+func (c *conn) send(b []byte) (int, error) {
+	d := c.s.SendTimeout
+	if d <= 0 {
+		return c.nc.Write(b)
+	}
+	total := 0
+	for {
+		c.nc.SetWriteDeadline(time.Now().Add(d))
+		n, err := c.nc.Write(b[total:])
+		total += n
+		if err == nil {
+			return total, nil
+		}
+		if !isTimeout(err) {
+			return total, err
+		}
+		if n == 0 || c.x.TLS {
+			return total, ErrSendTimeout
+		}
+	}
+}
+
+// ErrSendTimeout is a client that read nothing of the answer for the
+// server's SendTimeout.
+var ErrSendTimeout = errors.New("h1: the client read nothing of the answer within the send timeout")
+
+// ErrBodyTimeout is a client that sent no byte of its request body for
+// the server's BodyTimeout.
+var ErrBodyTimeout = errors.New("h1: no byte of the request body within the body timeout")
+
 // Connection states, for Shutdown and the parking of idle connections.
 const (
 	stActive int32 = iota // a request is read or served
 	stIdle                // the goroutine waits for the next request
 	stCold                // parked: no goroutine, no buffer (parkCold)
+	stBody                // parked until more of a request body to hold comes (holdAhead)
 	stClosed
 )
 
@@ -296,7 +385,10 @@ const (
 // hotWait is how long a connection waits for its next request on its own
 // goroutine before it is parked: keep-alive clients that send at once
 // never pay for the parking, and one that stays quiet costs no stack.
-const hotWait = time.Second
+// Short, so that a wave of clients that each got an answer and went
+// quiet (500 slow readers whose answers sit in the kernel's buffers)
+// does not hold a stack each for long; parking costs a few microseconds.
+const hotWait = 100 * time.Millisecond
 
 // readRequest waits for and parses the next request head. It reports
 // closed when the client left or went quiet, the server is stopping, or
@@ -350,6 +442,7 @@ func (c *conn) readRequest() int {
 				c.grow(maxHead + minRoom)
 				continue
 			}
+			c.headStart = c.r
 			c.r += n
 			c.headEnd = c.r
 			return gotRequest
@@ -383,6 +476,32 @@ func (c *conn) readRequest() int {
 	}
 }
 
+// shrink moves the request, while its body is slow to come, from the
+// connection's buffer into a smaller one when what came so far fits with
+// room to spare, so that a client that trickles its body holds little
+// more memory than it sent. The head is parsed again where it now lies;
+// the offsets into the buffer stay the same.
+func (c *conn) shrink() {
+	if len(c.buf) <= shrunkBuf || c.w+shrunkRoom > shrunkBuf {
+		return
+	}
+	nb := getBuf(shrunkBuf)
+	copy(nb, c.buf[:c.w])
+	if _, err := ParseRequest(nb[c.headStart:c.headEnd], &c.x.Req, c.s.Limits); err != nil {
+		putBuf(nb) // cannot be: the same bytes parsed before
+		return
+	}
+	putBuf(c.buf)
+	c.buf = nb
+}
+
+// A request whose body is slow to come is moved to a buffer of shrunkBuf
+// bytes when it leaves at least shrunkRoom of them for the body.
+const (
+	shrunkBuf  = 2 << 10
+	shrunkRoom = 512
+)
+
 // grow moves the bytes from r to w into a larger buffer.
 func (c *conn) grow(size int) {
 	nb := getBuf(size)
@@ -406,10 +525,12 @@ func (c *conn) refuse(status int, reason string) {
 	}
 	c.x.Req.Minor = 1
 	c.x.Req.Method = nil
-	c.x.Status, c.x.BodyBytes, c.x.headSent = 0, 0, false
+	c.x.Status, c.x.BodyBytes, c.x.headSent, c.x.writeFailed = 0, 0, false, false
 	c.x.closeAfter = true
 	c.x.respond(status, reason, nil)
-	c.lingeringClose()
+	if !c.x.writeFailed {
+		c.lingeringClose()
+	}
 }
 
 // requestLine is the first line of b, or b itself up to a bound.
@@ -437,15 +558,12 @@ func (c *conn) finish() bool {
 		x.closeAfter = true
 		x.respond(500, "request not answered", nil)
 	}
-	if x.closeAfter || c.s.closing.Load() {
-		if !x.body.done && x.headSent {
-			// Unread body bytes in the socket would turn the close into a
-			// reset that can destroy the answer before the client reads it.
+	if x.closeAfter || c.s.closing.Load() || (!x.body.done && !x.discardBody()) {
+		// Bytes left unread when the socket closes turn the close into a
+		// reset, which can destroy the answer before the client reads it.
+		if !x.writeFailed && (!x.body.done || c.r < c.w || c.unread()) {
 			c.lingeringClose()
 		}
-		return false
-	}
-	if !x.body.done && !x.discardBody() {
 		return false
 	}
 	if c.r == c.w {
@@ -459,23 +577,55 @@ func (c *conn) finish() bool {
 	return true
 }
 
-// lingeringClose stops writing and reads what the client still sends, for
-// a bounded time, before the connection closes (as nginx and HAProxy do).
+// unread reports whether bytes wait in a plain TCP socket.
+func (c *conn) unread() bool {
+	if c.rc == nil {
+		return false
+	}
+	n := 0
+	c.rc.Control(func(fd uintptr) {
+		var v int32
+		_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&v)))
+		if errno == 0 {
+			n = int(v)
+		}
+	})
+	return n > 0
+}
+
+// lingeringClose stops writing and reads what the client still sends
+// before the connection closes, as nginx and HAProxy do: until the client
+// closes its side, sends nothing for lingerIdle, or lingerTime has passed.
 func (c *conn) lingeringClose() {
 	type closeWriter interface{ CloseWrite() error }
 	if cw, ok := c.nc.(closeWriter); ok {
 		cw.CloseWrite()
 	}
-	c.nc.SetReadDeadline(time.Now().Add(lingerTime))
-	var b [512]byte
-	for i := 0; i < 256; i++ {
-		if _, err := c.nc.Read(b[:]); err != nil {
+	buf := c.buf
+	if buf == nil {
+		buf = getBuf(smallBuf)
+		defer putBuf(buf)
+	}
+	end := time.Now().Add(lingerTime)
+	for {
+		deadline := time.Now().Add(lingerIdle)
+		if deadline.After(end) {
+			deadline = end
+		}
+		c.nc.SetReadDeadline(deadline)
+		if _, err := c.nc.Read(buf); err != nil {
 			return
 		}
 	}
 }
 
-const lingerTime = 2 * time.Second
+// A lingering close lasts at most lingerTime, and ends once the client
+// has sent nothing for lingerIdle (nginx: lingering_time 30s,
+// lingering_timeout 5s).
+const (
+	lingerTime = 10 * time.Second
+	lingerIdle = 2 * time.Second
+)
 
 func (c *conn) close() {
 	c.x.releaseBody()

@@ -25,10 +25,10 @@ func (x *Exchange) tunnel(bc *backendConn, n int, h Hooks) error {
 	bc.r = bc.w
 	x.closeAfter = true
 	x.body.done = true
-	ok := x.write(hw.b)
+	_, err := x.write(hw.b)
 	putHead(hw)
 	c := x.c
-	if !ok {
+	if err != nil {
 		bc.close()
 		return nil
 	}

@@ -44,6 +44,8 @@ func (p *Proxy) openFront(raw net.Listener, addr string, v *vip, g *config.Globa
 		Limits:            h1.Limits{MaxHeadBytes: g.MaxHeaderBytes, MaxFields: g.MaxHeaderCount},
 		ReadHeaderTimeout: g.ReadHeaderTimeout.Duration,
 		IdleTimeout:       g.IdleTimeout.Duration,
+		BodyTimeout:       g.BodyTimeout.Duration,
+		SendTimeout:       g.SendTimeout.Duration,
 		Refused:           p.refusedBy(addr),
 	}
 	if f.tls {

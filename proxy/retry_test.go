@@ -67,11 +67,16 @@ func hangUp(net.Conn) {}
 func neverAnswer(c net.Conn) { io.Copy(io.Discard, c) }
 
 // failoverProxy is a proxy whose pool has first as its only primary and a
-// working backup, so that a retry can only go to the backup.
-func failoverProxy(t *testing.T, first, timeout string) (vip, admin string, backup *testBackend) {
+// working backup, so that a retry can only go to the backup. The pool's
+// buffer_request is bufferRequest, or its default when that is "".
+func failoverProxy(t *testing.T, first, timeout, bufferRequest string) (vip, admin string, backup *testBackend) {
 	t.Helper()
 	backup = newTestBackend(t, "backup")
 	vip, admin = freeAddr(t), freeAddr(t)
+	buffer := ""
+	if bufferRequest != "" {
+		buffer = fmt.Sprintf("buffer_request = %q\n", bufferRequest)
+	}
 	startProxy(t, fmt.Sprintf(`[admin]
 listen = %q
 [vips.web]
@@ -80,8 +85,8 @@ listen = [%q]
   pool = "app"
 [pools.app]
 timeout = %q
-servers = [{ address = %q, name = "first" }, { address = %q, name = "backup", backup = true }]
-`, admin, vip, timeout, first, backup.addr()))
+%sservers = [{ address = %q, name = "first" }, { address = %q, name = "backup", backup = true }]
+`, admin, vip, timeout, buffer, first, backup.addr()))
 	return vip, admin, backup
 }
 
@@ -109,7 +114,7 @@ func send(t *testing.T, method, url, body string) (int, string) {
 func TestRetryAfterRefusedConnect(t *testing.T) {
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
 		t.Run(method, func(t *testing.T) {
-			vip, admin, backup := failoverProxy(t, freeAddr(t), "5s")
+			vip, admin, backup := failoverProxy(t, freeAddr(t), "5s", "")
 			code, body := send(t, method, "http://"+vip+"/", "payload")
 			if code != http.StatusOK || body != "backup\n" {
 				t.Errorf("got %d %q, want 200 from the backup", code, body)
@@ -127,26 +132,30 @@ func TestRetryAfterRefusedConnect(t *testing.T) {
 
 // TestRetryAfterRequestReachedServer: a server that got the request and
 // hung up without answering is retried elsewhere only for an idempotent
-// request whose body nobody read; a server that does not answer within
-// the pool's timeout is not retried elsewhere at all (504).
+// request whose body can be sent again: none of it was read, or all of it
+// was held by buffer_request; a server that does not answer within the
+// pool's timeout is not retried elsewhere at all (504).
 func TestRetryAfterRequestReachedServer(t *testing.T) {
 	tests := []struct {
 		name       string
 		misbehave  func(net.Conn)
 		method     string
 		body       string
+		buffer     string // the pool's buffer_request
 		wantStatus int
 		wantBackup int64
 	}{
-		{"GET hung up on: retried", hangUp, http.MethodGet, "", http.StatusOK, 1},
-		{"POST hung up on: 502, not retried", hangUp, http.MethodPost, "order=1", http.StatusBadGateway, 0},
-		{"PUT whose body was sent: 502, not retried", hangUp, http.MethodPut, "data", http.StatusBadGateway, 0},
-		{"GET never answered: 504, not retried", neverAnswer, http.MethodGet, "", http.StatusGatewayTimeout, 0},
+		{"GET hung up on: retried", hangUp, http.MethodGet, "", "", http.StatusOK, 1},
+		{"POST hung up on: 502, not retried", hangUp, http.MethodPost, "order=1", "", http.StatusBadGateway, 0},
+		{"PUT whose body was held: sent again", hangUp, http.MethodPut, "data", "", http.StatusOK, 1},
+		{"PUT whose body was streamed: 502, not retried", hangUp, http.MethodPut, "data", "0", http.StatusBadGateway, 0},
+		{"PUT larger than the buffer: 502, not retried", hangUp, http.MethodPut, strings.Repeat("d", 5000), "1KiB", http.StatusBadGateway, 0},
+		{"GET never answered: 504, not retried", neverAnswer, http.MethodGet, "", "", http.StatusGatewayTimeout, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			first := newBrokenBackend(t, tt.misbehave)
-			vip, _, backup := failoverProxy(t, first.addr(), "300ms")
+			vip, _, backup := failoverProxy(t, first.addr(), "300ms", tt.buffer)
 			start := time.Now()
 			code, _ := send(t, tt.method, "http://"+vip+"/", tt.body)
 			if code != tt.wantStatus {

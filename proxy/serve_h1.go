@@ -33,6 +33,10 @@ type h1Request struct {
 	x    exchange
 	host string // views into the request head, valid while it is served
 	path string // normalized: a view, or made by urlpath when it differs
+	// pool is where the request is routed, nil when quill answers it
+	// itself; routed says that HoldBody routed it already.
+	pool   *pool
+	routed bool
 	// series are the metrics of the connection's last request.
 	series series
 	// query is the target's, from '?' on; target is the normalized path
@@ -42,21 +46,64 @@ type h1Request struct {
 	target []byte
 }
 
-func (f *h1Front) ServeH1(hx *h1.Exchange) {
+func (f *h1Front) state(hx *h1.Exchange) *h1Request {
 	st, _ := hx.Data.(*h1Request)
 	if st == nil {
 		st = &h1Request{f: f, hx: hx}
 		hx.Data = st
 	}
+	return st
+}
+
+// HoldBody routes the request as it arrives and says how much of its body
+// to read before ServeH1: the pool's buffer_request, or nothing when quill
+// answers the request itself.
+func (f *h1Front) HoldBody(hx *h1.Exchange) int {
+	st := f.state(hx)
+	st.route()
+	st.routed = true
+	if st.pool == nil {
+		return 0
+	}
+	return int(st.pool.cfg.BufferRequest.Bytes)
+}
+
+func (f *h1Front) ServeH1(hx *h1.Exchange) {
+	st := f.state(hx)
+	if !st.routed {
+		st.route()
+	}
+	st.routed = false
 	st.serve()
 }
 
-func (st *h1Request) serve() {
+// route starts the request's exchange and finds its pool: nil when the
+// VIP left the config or quill answers the request itself.
+func (st *h1Request) route() {
 	hx, p := st.hx, st.f.p
 	x := &st.x
 	*x = exchange{start: time.Now(), peer: hx.Remote.Addr()}
 	x.client = x.peer
 	x.vip = p.gen.Load().byAddr[st.f.addr]
+	st.pool = nil
+	if x.vip == nil {
+		return
+	}
+	r := &hx.Req
+	v := x.vip
+	if string(r.Method) == http.MethodConnect || string(r.Target) == "*" || v.redirectHTTPS {
+		return
+	}
+	path, _, err := routingPath(bytesView(r.PathQuery()))
+	if err != nil || (v.challenge != nil && strings.HasPrefix(path, "/.well-known/acme-challenge/")) {
+		return // serve refuses it, or answers the challenge
+	}
+	st.pool = v.router.match(requestHost(r), path)
+}
+
+func (st *h1Request) serve() {
+	hx, p := st.hx, st.f.p
+	x := &st.x
 	if x.vip == nil {
 		// The address left the config; its listener is closing.
 		hx.Close()
@@ -65,6 +112,7 @@ func (st *h1Request) serve() {
 	}
 	defer st.finish()
 	r := &hx.Req
+	// The head may have moved since route while the body was held.
 	st.host = requestHost(r)
 	if string(r.Method) == http.MethodConnect {
 		st.fail(http.StatusMethodNotAllowed, "CONNECT is not proxied")
@@ -89,7 +137,7 @@ func (st *h1Request) serve() {
 		st.redirectHTTPS()
 		return
 	}
-	pl := v.router.match(st.host, st.path)
+	pl := st.pool
 	if pl == nil {
 		st.fail(http.StatusNotFound, "no route")
 		if ce := p.log.Check(zap.DebugLevel, "no route"); ce != nil {
@@ -116,6 +164,16 @@ func (st *h1Request) serve() {
 // not answer in time is not asked again elsewhere (504).
 func (st *h1Request) forward(pl *pool) {
 	x, hx := &st.x, st.hx
+	err := hx.BufferBody(int(pl.cfg.BufferRequest.Bytes))
+	// The request head may have moved while its body was read.
+	st.host = requestHost(&hx.Req)
+	st.path, st.query, _ = routingPath(bytesView(hx.Req.PathQuery()))
+	if err != nil {
+		var fe *h1.ForwardError
+		errors.As(err, &fe)
+		st.clientFailed(fe)
+		return
+	}
 	var last *h1.ForwardError // of an attempt that reached a server
 	for {
 		s := pl.choose(x)
@@ -143,23 +201,21 @@ func (st *h1Request) forward(pl *pool) {
 		}
 		log := st.f.p.log
 		switch {
-		case fe.Client && fe.Malformed:
-			hx.Close()
-			st.fail(http.StatusBadRequest, "malformed request body")
-			log.Info("request refused", zap.String("vip", x.vip.name), zap.Stringer("client", x.peer), zap.Error(err))
-			return
 		case fe.Client:
-			hx.Close()
-			if !hx.HeadSent() {
-				x.status = 499 // client closed the request
-			}
+			st.clientFailed(fe)
+			return
+		case hx.HeadSent() && fe.Timeout:
+			// The server went quiet in its answer's body for the pool's
+			// timeout: as a 504 would be, not counted as its failure.
+			log.Warn("response timed out", zap.String("pool", pl.name), zap.String("server", s.addr),
+				zap.String("uri", string(hx.Req.Target)), zap.Int("status", hx.Status), zap.Int64("bytes", hx.BodyBytes), zap.Error(err))
 			return
 		case hx.HeadSent():
 			// The server broke off its answer: the client has the status
 			// and part of the body, and the close tells it the rest is lost.
 			s.failures.Add(1)
 			log.Warn("response broken off", zap.String("pool", pl.name), zap.String("server", s.addr),
-				zap.String("uri", string(hx.Req.Target)), zap.Int64("bytes", hx.BodyBytes), zap.Error(err))
+				zap.String("uri", string(hx.Req.Target)), zap.Int("status", hx.Status), zap.Int64("bytes", hx.BodyBytes), zap.Error(err))
 			return
 		}
 		connectFailed := fe.Stage == h1.StageConnect
@@ -179,6 +235,37 @@ func (st *h1Request) forward(pl *pool) {
 		pl.retries.Inc()
 		log.Info("retrying on another server", zap.String("pool", pl.name), zap.String("server", s.addr),
 			zap.String("method", string(hx.Req.Method)), zap.String("uri", string(hx.Req.Target)), zap.Error(err))
+	}
+}
+
+// clientFailed ends a request whose client failed, which is never held
+// against a server: a malformed request body is answered 400 and a body
+// that stopped coming 408 (when nothing of the answer went out yet; else
+// the connection just closes), a client gone before the answer is logged
+// as 499, one that read nothing of the answer for send_timeout keeps the
+// status as sent. The connection closes after it.
+func (st *h1Request) clientFailed(fe *h1.ForwardError) {
+	x, hx := &st.x, st.hx
+	hx.Close()
+	log := st.f.p.log
+	switch {
+	case fe.Malformed:
+		if !hx.HeadSent() {
+			st.fail(http.StatusBadRequest, "malformed request body")
+		}
+		log.Info("request refused", zap.String("vip", x.vip.name), zap.Stringer("client", x.peer),
+			zap.String("uri", string(hx.Req.Target)), zap.Error(fe))
+	case errors.Is(fe, h1.ErrBodyTimeout):
+		if !hx.HeadSent() {
+			st.fail(http.StatusRequestTimeout, "request body not received in time")
+		}
+		log.Info("request body timed out", zap.String("vip", x.vip.name), zap.Stringer("client", x.peer),
+			zap.String("uri", string(hx.Req.Target)), zap.Error(fe))
+	case errors.Is(fe, h1.ErrSendTimeout):
+		log.Info("client read nothing in send_timeout", zap.String("vip", x.vip.name), zap.Stringer("client", x.peer),
+			zap.String("uri", string(hx.Req.Target)), zap.Int("status", hx.Status), zap.Int64("bytes", hx.BodyBytes))
+	case !hx.HeadSent():
+		x.status = 499 // client closed the request
 	}
 }
 
