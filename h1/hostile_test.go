@@ -242,9 +242,9 @@ func TestSlowBodyWithinBodyTimeout(t *testing.T) {
 	}
 }
 
-// A client that reads nothing of the answer for SendTimeout is cut off,
-// on a relayed answer and on one of the server's own; the handler sees
-// the status as sent and the bytes that went out.
+// A client that reads nothing of the answer for SendTimeout is cut off
+// with a reset, on a relayed answer and on one of the server's own; the
+// handler sees the status as sent and fewer bytes than the answer has.
 func TestSendTimeout(t *testing.T) {
 	const size = 32 << 20
 	big := bytes.Repeat([]byte("y"), size)
@@ -292,10 +292,10 @@ func TestSendTimeout(t *testing.T) {
 			if n >= size || (err != nil && !isResetErr(err)) {
 				t.Errorf("the client read %d bytes, then %v; want the connection closed short", n, err)
 			}
-			// What went out, head included, reached the client (with
-			// the socket's buffers): the count does not claim more.
-			if n < o.bytes {
-				t.Errorf("the client read %d bytes, the handler counted %d body bytes sent", n, o.bytes)
+			// The connection is reset, not closed: the kernel drops what
+			// it still held for a client that does not read.
+			if !isResetErr(err) {
+				t.Errorf("the client read %d bytes, then %v; want a reset", n, err)
 			}
 		})
 	}

@@ -227,6 +227,9 @@ type conn struct {
 	rn       int
 	rerr     error
 	deadline time.Time
+	// reset makes the close a reset (a client that read nothing in
+	// SendTimeout).
+	reset bool
 }
 
 type syscallConn interface {
@@ -332,30 +335,25 @@ func (c *conn) setReadDeadline(d time.Duration) {
 }
 
 // send writes b to the client and reports how much of it went out. A
-// write that makes no progress within SendTimeout ends with
-// ErrSendTimeout. On plain TCP a write that made some progress is
-// continued with a new deadline; crypto/tls cannot go on after a timeout,
-// so there the timeout bounds the whole write.
+// write that does not finish within SendTimeout ends with ErrSendTimeout.
+// The whole write is bounded, not each step of it: the kernel takes bytes
+// into growing socket buffers long after the client stopped reading, so
+// "some progress" would keep a client that reads nothing for several
+// timeouts. Writes are at most one copy buffer (32 KiB): a client reading
+// less than that in SendTimeout is cut off. The connection is then reset
+// rather than closed, so the kernel drops the answer it still holds.
 func (c *conn) send(b []byte) (int, error) {
 	d := c.s.SendTimeout
 	if d <= 0 {
 		return c.nc.Write(b)
 	}
-	total := 0
-	for {
-		c.nc.SetWriteDeadline(time.Now().Add(d))
-		n, err := c.nc.Write(b[total:])
-		total += n
-		if err == nil {
-			return total, nil
-		}
-		if !isTimeout(err) {
-			return total, err
-		}
-		if n == 0 || c.x.TLS {
-			return total, ErrSendTimeout
-		}
+	c.nc.SetWriteDeadline(time.Now().Add(d))
+	n, err := c.nc.Write(b)
+	if err != nil && isTimeout(err) {
+		c.reset = true
+		return n, ErrSendTimeout
 	}
+	return n, err
 }
 
 // ErrSendTimeout is a client that read nothing of the answer for the
@@ -629,10 +627,24 @@ const (
 
 func (c *conn) close() {
 	c.x.releaseBody()
+	if c.reset {
+		abort(c.nc)
+	}
 	c.nc.Close()
 	if c.buf != nil {
 		putBuf(c.buf)
 		c.buf = nil
+	}
+}
+
+// abort makes the close of nc a reset: what the kernel still holds to
+// send is dropped at once, not kept for a client that does not read.
+func abort(nc net.Conn) {
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetLinger(0)
 	}
 }
 
