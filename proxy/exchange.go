@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"quill/sticky"
@@ -36,6 +37,12 @@ type exchange struct {
 	bytesIn, bytesOut int64
 
 	bodyErr error // what broke off the backend's response body
+	// bodyTimedOut is set when an HTTP/2 request body did not come
+	// within body_timeout (set on the transport's goroutine).
+	bodyTimedOut atomic.Bool
+	// sendTimedOut is set when the client took no write of the answer
+	// within send_timeout.
+	sendTimedOut bool
 }
 
 func (x *exchange) triedServers() []*server { return x.tried[:x.ntried] }

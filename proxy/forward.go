@@ -121,7 +121,7 @@ func (t *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		s.active.Add(-1)
-		if req.Context().Err() != nil {
+		if req.Context().Err() != nil || x.bodyTimedOut.Load() {
 			return nil, err
 		}
 		var ce *connectError
@@ -232,6 +232,15 @@ func (p *pool) errorHandler(log *zap.Logger) func(http.ResponseWriter, *http.Req
 		switch {
 		case r.Context().Err() != nil:
 			x.status = 499 // client closed the request
+			return
+		case x.bodyTimedOut.Load():
+			// The client's fault, not the server's: not counted.
+			x.status = http.StatusRequestTimeout
+			log.Info("request body timed out", zap.String("vip", x.vip.name), zap.Stringer("client", x.peer),
+				zap.String("uri", r.RequestURI), zap.Error(err))
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(x.status)
+			io.WriteString(w, "request timeout\n")
 			return
 		case errors.Is(err, errNoServer):
 			x.status = http.StatusServiceUnavailable

@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -26,7 +28,7 @@ type frontHandler struct {
 func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{start: time.Now(), peer: peerAddr(r.RemoteAddr)}
 	x.client = x.peer
-	rec := &recorder{ResponseWriter: w}
+	rec := &recorder{ResponseWriter: w, x: x}
 	g := h.p.gen.Load()
 	x.vip = g.byAddr[h.addr]
 	if x.vip == nil {
@@ -83,6 +85,7 @@ func (h *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.sticky != nil {
 		p.sticky.lookup(r, x, p)
 	}
+	setStreamTimeouts(rec, r, x, g.cfg.Global.BodyTimeout.Duration, g.cfg.Global.SendTimeout.Duration)
 	p.fwd.forward(rec, r, x)
 }
 
@@ -198,6 +201,11 @@ func (h *frontHandler) finish(rec *recorder, r *http.Request, x *exchange) {
 // the backend sent before the abort, and logs why. ReverseProxy aborts the
 // same way when the client goes away mid-body, which is no news.
 func (h *frontHandler) aborted(rec *recorder, r *http.Request, x *exchange) {
+	if x.sendTimedOut {
+		h.p.log.Info("client read nothing in send_timeout", zap.String("vip", x.vip.name), zap.Stringer("client", x.peer),
+			zap.String("uri", r.RequestURI), zap.Int("status", rec.status), zap.Int64("bytes", rec.bytes))
+		return
+	}
 	if x.bodyErr == nil || r.Context().Err() != nil {
 		if ce := h.p.log.Check(zap.DebugLevel, "response aborted: the client went away"); ce != nil {
 			ce.Write(zap.String("vip", x.vip.name), zap.String("uri", r.RequestURI), zap.Int64("bytes_sent", rec.bytes))
@@ -223,6 +231,11 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	// rc and sendTimeout bound each write (send_timeout); x notes a
+	// write that timed out.
+	rc          *http.ResponseController
+	sendTimeout time.Duration
+	x           *exchange
 }
 
 func (w *recorder) WriteHeader(code int) {
@@ -236,8 +249,14 @@ func (w *recorder) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	if w.rc != nil {
+		w.rc.SetWriteDeadline(time.Now().Add(w.sendTimeout))
+	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
+	if err != nil && w.rc != nil && w.x != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		w.x.sendTimedOut = true
+	}
 	return n, err
 }
 
