@@ -22,7 +22,7 @@ import (
 // hostileBackend is a web server of the test's own that misbehaves on
 // request: by the last segment of the path it dies in the middle of its
 // answer (/dies, /dies-chunked), stalls in it (/stalls) or sends 32 MiB
-// (/big); any other path reads the body and answers its length. It counts
+// (/big) or 1 MiB (/mib); any other path reads the body and answers its length. It counts
 // the connections it accepted and logs every request body as it ended.
 type hostileBackend struct {
 	ln       net.Listener
@@ -34,7 +34,10 @@ type hostileBackend struct {
 	bodies []string // "PATH LENGTH ok" or "PATH LENGTH broken"
 }
 
-var bigAnswer = bytes.Repeat([]byte("z"), 32<<20)
+var (
+	bigAnswer = bytes.Repeat([]byte("z"), 32<<20)
+	mibAnswer = bytes.Repeat([]byte("m"), 1<<20)
+)
 
 func startHostileBackend(t *testing.T) *hostileBackend {
 	t.Helper()
@@ -99,6 +102,10 @@ func (b *hostileBackend) serve(c net.Conn, br *bufio.Reader) bool {
 		case <-time.After(20 * time.Second):
 		}
 		return false
+	case "mib":
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(mibAnswer))
+		_, err := c.Write(mibAnswer)
+		return err == nil
 	case "big":
 		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(bigAnswer))
 		_, err := c.Write(bigAnswer)
