@@ -229,9 +229,6 @@ var upgradeName = []byte("Upgrade")
 // readResponseHead reads the server's response head into bc's buffer,
 // passing over interim 100 and 103 answers. It returns the head's length.
 func (x *Exchange) readResponseHead(bc *backendConn, timeout time.Duration, resp *Response) (int, error) {
-	if bc.buf == nil {
-		bc.buf = getBuf(copyBuf)
-	}
 	if timeout > 0 {
 		bc.nc.SetReadDeadline(time.Now().Add(timeout))
 		defer bc.nc.SetReadDeadline(time.Time{})
@@ -256,7 +253,7 @@ func (x *Exchange) readResponseHead(bc *backendConn, timeout time.Duration, resp
 			bc.w = copy(bc.buf, bc.buf[bc.r:bc.w])
 			bc.r = 0
 		}
-		m, err := bc.nc.Read(bc.buf[bc.w:])
+		m, err := bc.read()
 		bc.w += m
 		if m == 0 && err != nil {
 			fe := &ForwardError{Stage: StageResponse, Err: err, Timeout: isTimeout(err)}
@@ -357,7 +354,7 @@ func (x *Exchange) relayBody(bc *backendConn, head []byte, kind Framing, length 
 			bc.nc.SetReadDeadline(time.Now().Add(timeout))
 			deadline = true
 		}
-		m, err := bc.nc.Read(bc.buf)
+		m, err := bc.read()
 		bc.w = m
 		if m == 0 && err != nil {
 			if kind == UntilClose && errors.Is(err, io.EOF) {
@@ -383,7 +380,10 @@ const (
 // slowDown gives back the large buffers of an answer to a slow client;
 // bc's buffer is empty when it is called.
 func (x *Exchange) slowDown(bc *backendConn) {
-	putBuf(bc.buf)
+	if bc.buf != nil {
+		putBuf(bc.buf)
+	}
+	bc.slow = true
 	bc.buf = getBuf(slowBuf)
 	x.c.shrink()
 }

@@ -2,7 +2,9 @@ package h1
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -97,6 +99,71 @@ type backendConn struct {
 	r, w     int
 	lastUsed time.Time
 	reused   bool
+	// slow is set while the answer goes to a slow client: buf is then a
+	// small one (Exchange.slowDown).
+	slow bool
+	// readFn, rn and rerr are the raw read of plain TCP (read).
+	readFn func(fd uintptr) bool
+	rn     int
+	rerr   error
+}
+
+// read reads from the server into bc.buf[bc.w:]. On plain TCP the buffer
+// is taken only when there are bytes to read, and an empty one is given
+// back while the read waits: relays waiting on their servers, many at
+// once or for long, hold no copy buffer meanwhile.
+func (bc *backendConn) read() (int, error) {
+	if bc.rc == nil {
+		if bc.buf == nil {
+			bc.buf = getBuf(bc.bufSize())
+		}
+		return bc.nc.Read(bc.buf[bc.w:])
+	}
+	if bc.readFn == nil {
+		bc.readFn = bc.rawRead
+	}
+	bc.rn, bc.rerr = 0, nil
+	if err := bc.rc.Read(bc.readFn); err != nil {
+		return 0, err
+	}
+	if bc.rerr != nil {
+		return 0, bc.rerr
+	}
+	if bc.rn == 0 {
+		return 0, io.EOF
+	}
+	return bc.rn, nil
+}
+
+func (bc *backendConn) rawRead(fd uintptr) bool {
+	if bc.buf == nil {
+		bc.buf = getBuf(bc.bufSize())
+	}
+	for {
+		n, err := syscall.Read(int(fd), bc.buf[bc.w:])
+		switch err {
+		case nil:
+			bc.rn = n
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			if bc.w == 0 {
+				putBuf(bc.buf)
+				bc.buf = nil
+			}
+			return false
+		}
+		bc.rerr = os.NewSyscallError("read", err)
+		return true
+	}
+}
+
+func (bc *backendConn) bufSize() int {
+	if bc.slow {
+		return slowBuf
+	}
+	return copyBuf
 }
 
 // get takes an idle connection, or dials a new one when there is none or
@@ -137,6 +204,7 @@ func (u *Upstream) get(fresh bool) (*backendConn, error) {
 
 // put gives a connection back after a complete response.
 func (u *Upstream) put(bc *backendConn) {
+	bc.slow = false
 	if bc.buf != nil {
 		putBuf(bc.buf)
 		bc.buf = nil
