@@ -33,3 +33,24 @@ free_port() {
 	echo "no free port from $1" >&2
 	return 1
 }
+
+# bench_install NAME installs, with apt-get, the Debian package of each
+# command of the associative array NAME (command -> package) that is not on
+# the PATH, and checks that Go is there.
+bench_install() {
+	local -n want=$1
+	local tool missing=()
+	for tool in "${!want[@]}"; do
+		command -v "$tool" >/dev/null || missing+=("${want[$tool]}")
+	done
+	if ((${#missing[@]})); then
+		if [[ $(id -u) != 0 ]]; then
+			echo "run.sh: missing ${missing[*]}; as root: apt-get install ${missing[*]}" >&2
+			exit 1
+		fi
+		echo "installing ${missing[*]}"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
+	fi
+	command -v go >/dev/null || { echo "run.sh: go is not installed" >&2; exit 1; }
+}

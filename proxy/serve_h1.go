@@ -165,9 +165,9 @@ func (st *h1Request) serve() {
 func (st *h1Request) forward(pl *pool) {
 	x, hx := &st.x, st.hx
 	err := hx.BufferBody(int(pl.cfg.BufferRequest.Bytes))
-	// The request head may have moved while its body was read.
+	// The request head may have moved while its body was read; only the
+	// host is read from it from here on (the path was routed on already).
 	st.host = requestHost(&hx.Req)
-	st.path, st.query, _ = routingPath(bytesView(hx.Req.PathQuery()))
 	if err != nil {
 		var fe *h1.ForwardError
 		errors.As(err, &fe)

@@ -52,20 +52,9 @@ else
 fi
 
 declare -A pkg=([haproxy]=haproxy [nginx]=nginx-light [openssl]=openssl)
-missing=()
-for tool in "${!pkg[@]}"; do
-	command -v "$tool" >/dev/null || missing+=("${pkg[$tool]}")
-done
-if ((${#missing[@]})); then
-	if [[ $(id -u) != 0 ]]; then
-		echo "run.sh: missing ${missing[*]}; as root: apt-get install ${missing[*]}" >&2
-		exit 1
-	fi
-	echo "installing ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
-fi
-command -v go >/dev/null || { echo "run.sh: go is not installed" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_install pkg
 # 500 attacking connections are 500 descriptors in the client and two per
 # connection in a proxy, and as many again in the backend.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -75,8 +64,6 @@ if (($(ulimit -n) < 4096)); then
 fi
 nofile=$(($(ulimit -n) - 100))
 
-# shellcheck source=bench/lib.sh
-. bench/lib.sh
 bench_workdir quill-bench-hostile
 read -r -a targets <<<"$PEERS"
 

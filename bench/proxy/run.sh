@@ -65,20 +65,9 @@ IDLE_WAIT=${IDLE_WAIT:-5}
 OUT=${OUT:-bench/proxy/RESULTS.md}
 
 declare -A pkg=([haproxy]=haproxy [nginx]=nginx-light [pen]=pen [wrk]=wrk [h2load]=nghttp2-client [curl]=curl [openssl]=openssl)
-missing=()
-for tool in "${!pkg[@]}"; do
-	command -v "$tool" >/dev/null || missing+=("${pkg[$tool]}")
-done
-if ((${#missing[@]})); then
-	if [[ $(id -u) != 0 ]]; then
-		echo "run.sh: missing ${missing[*]}; as root: apt-get install ${missing[*]}" >&2
-		exit 1
-	fi
-	echo "installing ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
-fi
-command -v go >/dev/null || { echo "run.sh: go is not installed" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_install pkg
 # 5,000 idle clients are 5,000 descriptors in the client and, for pen, 5,000
 # more backend connections. The proxies' connection limits follow from what
 # the machine allows: a proxied connection takes two descriptors.
@@ -90,8 +79,6 @@ if ((IDLE_CONNS > max_conns - 500)); then
 	exit 1
 fi
 
-# shellcheck source=bench/lib.sh
-. bench/lib.sh
 bench_workdir quill-bench-proxy
 # shellcheck source=bench/proxy/peers.sh
 . bench/proxy/peers.sh
