@@ -106,6 +106,10 @@ func TestErrors(t *testing.T) {
 			[]string{`path "/../" is not a normalized path (path climbs above /)`}},
 		{"route path with a query", strings.Replace(base, `pool = "app"`, "path = \"/a?b\"\n  pool = \"app\"", 1),
 			[]string{`path "/a?b" is not a normalized path (it holds a query)`}},
+		{"zero pool timeout", base + "timeout = \"0s\"\n", []string{`quill.toml:8: timeout: must be more than 0 (leave the key out for the default)`}},
+		{"zero global timeout", "[global]\nbody_timeout = \"0s\"\n" + base, []string{`quill.toml:2: body_timeout: must be more than 0`}},
+		{"zero health interval", base + "[pools.app.health]\ninterval = \"0s\"\n", []string{`quill.toml:9: interval: must be more than 0`}},
+		{"zero log window", "[access_log]\npath = \"-\"\nwindow = \"0s\"\n" + base, []string{`quill.toml:3: window: must be more than 0`}},
 		{"syntax error", base + "a = [\n", []string{"quill.toml:", "expected value"}},
 		{"vrrp vrid", base + "[[vrrp.instances]]\nname = \"www\"\ninterface = \"eth0\"\nvrid = 300\naddresses = [\"10.0.0.3/24\"]\n", []string{`quill.toml:11: vrrp instance "www": vrid 300`}},
 		{"vrrp v2 sub-second", base + "[[vrrp.instances]]\nname = \"www\"\ninterface = \"eth0\"\nvrid = 3\nversion = 2\nadvert_interval = \"100ms\"\naddresses = [\"10.0.0.3\"]\n", []string{`quill.toml:13: vrrp instance "www": advert_interval 100ms must be whole seconds`}},
@@ -126,6 +130,22 @@ func TestErrors(t *testing.T) {
 				t.Errorf("error %T is not a *config.Error", err)
 			}
 		})
+	}
+}
+
+// TestZeroDurations: a zero the file sets is kept where it means something
+// (the sticky ttl: a session cookie), and an omitted timeout is its default.
+func TestZeroDurations(t *testing.T) {
+	c, err := Parse("quill.toml", base+"[pools.app.sticky]\nmode = \"cookie\"\nsecret = \"s\"\nttl = \"0s\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Pools["app"]
+	if p.Sticky.TTL.Duration != 0 {
+		t.Errorf("ttl = %v, want 0", p.Sticky.TTL.Duration)
+	}
+	if p.Timeout.Duration != 60*time.Second || c.Global.BodyTimeout.Duration != 60*time.Second {
+		t.Errorf("defaults: pool timeout %v, body_timeout %v", p.Timeout.Duration, c.Global.BodyTimeout.Duration)
 	}
 }
 

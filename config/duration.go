@@ -11,6 +11,7 @@ import (
 type Duration struct {
 	time.Duration
 	bad string
+	set bool // the file gave a value
 }
 
 // UnmarshalText parses a duration string.
@@ -20,7 +21,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 		d.bad = string(b)
 		return nil
 	}
-	d.Duration, d.bad = v, ""
+	d.Duration, d.bad, d.set = v, "", true
 	return nil
 }
 
@@ -35,9 +36,11 @@ func (d Duration) err() error {
 	return fmt.Errorf("%q is not a duration (use Go syntax such as \"500ms\", \"5s\", \"12h\")", d.bad)
 }
 
-// Or returns d, or def when d is zero.
+// Or returns d, or def when the file did not set it. A zero the file did
+// set is refused by validation where zero has no meaning (see
+// validator.timeout), so that "0s" never silently becomes the default.
 func (d Duration) Or(def time.Duration) time.Duration {
-	if d.Duration == 0 {
+	if !d.set {
 		return def
 	}
 	return d.Duration

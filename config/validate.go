@@ -32,6 +32,16 @@ func (v *validator) duration(path string, d Duration) {
 	}
 }
 
+// timeout is duration for a key where zero means nothing quill can do:
+// HAProxy reads 0 as "wait for ever" and nginx refuses it, so an explicit
+// zero is an error rather than the default taken in silence.
+func (v *validator) timeout(path string, d Duration) {
+	v.duration(path, d)
+	if d.set && d.bad == "" && d.Duration == 0 {
+		v.errorf(path, "%s: must be more than 0 (leave the key out for the default)", lastPart(path))
+	}
+}
+
 // choice reports a value that is not one of its type's choices.
 func (v *validator) choice(path, prefix string, err error) {
 	if err != nil {
@@ -111,11 +121,11 @@ func (v *validator) global(c *Config) {
 	if g.H2MaxResets < 1 {
 		v.errorf("global.h2_max_resets", "global: h2_max_resets must be at least 1")
 	}
-	v.duration("global.shutdown_timeout", g.ShutdownTimeout)
-	v.duration("global.read_header_timeout", g.ReadHeaderTimeout)
-	v.duration("global.idle_timeout", g.IdleTimeout)
-	v.duration("global.body_timeout", g.BodyTimeout)
-	v.duration("global.send_timeout", g.SendTimeout)
+	v.timeout("global.shutdown_timeout", g.ShutdownTimeout)
+	v.timeout("global.read_header_timeout", g.ReadHeaderTimeout)
+	v.timeout("global.idle_timeout", g.IdleTimeout)
+	v.timeout("global.body_timeout", g.BodyTimeout)
+	v.timeout("global.send_timeout", g.SendTimeout)
 }
 
 func (v *validator) accessLog(path string, a *AccessLog) {
@@ -130,7 +140,7 @@ func (v *validator) accessLog(path string, a *AccessLog) {
 	if a.Buffer < 0 {
 		v.errorf(path+".buffer", "%s: buffer must be > 0", path)
 	}
-	v.duration(path+".window", a.Window)
+	v.timeout(path+".window", a.Window)
 	if a.Syslog != "" {
 		u, err := url.Parse(a.Syslog)
 		if err != nil || !oneOf(u.Scheme, "udp", "unix", "unixgram") {
@@ -203,9 +213,9 @@ func (v *validator) pool(c *Config, name string) {
 	prefix := fmt.Sprintf("pool %q: ", name)
 	v.choice(p+".balance", prefix, pool.Balance.err())
 	v.choice(p+".forwarded_for", prefix, pool.ForwardedFor.err())
-	v.duration(p+".connect_timeout", pool.ConnectTimeout)
-	v.duration(p+".timeout", pool.Timeout)
-	v.duration(p+".fail_timeout", pool.FailTimeout)
+	v.timeout(p+".connect_timeout", pool.ConnectTimeout)
+	v.timeout(p+".timeout", pool.Timeout)
+	v.timeout(p+".fail_timeout", pool.FailTimeout)
 	if err := pool.BufferRequest.err(); err != nil {
 		v.errorf(p+".buffer_request", "%s%s: %v", prefix, "buffer_request", err)
 	} else if pool.BufferRequest.Bytes > 1<<30 {
@@ -244,8 +254,8 @@ func (v *validator) pool(c *Config, name string) {
 		if !strings.HasPrefix(h.Path, "/") {
 			v.errorf(hp+".path", "pool %q: health path %q does not start with /", name, h.Path)
 		}
-		v.duration(hp+".interval", h.Interval)
-		v.duration(hp+".timeout", h.Timeout)
+		v.timeout(hp+".interval", h.Interval)
+		v.timeout(hp+".timeout", h.Timeout)
 		v.choice(hp+".type", prefix+"health ", h.Type.err())
 		if err := h.ExpectStatus.err(); err != nil {
 			v.errorf(hp+".expect_status", "pool %q: expect_status %v", name, err)
@@ -340,7 +350,7 @@ func (v *validator) vrrp(c *Config) {
 		if in.Version != 2 && in.Version != 3 {
 			v.errorf(p+".version", "vrrp instance %q: version %d is not 2 or 3", label, in.Version)
 		}
-		v.duration(p+".advert_interval", in.AdvertInterval)
+		v.timeout(p+".advert_interval", in.AdvertInterval)
 		adv := in.AdvertInterval.Duration
 		switch {
 		case in.Protocol == ProtocolCARP || in.Version == 2:
@@ -409,7 +419,7 @@ func (v *validator) vrrp(c *Config) {
 				v.errorf(p+".track_interfaces", "vrrp instance %q: track_interfaces: %q is not an interface name", label, name)
 			}
 		}
-		v.duration(p+".debounce", in.Debounce)
+		v.timeout(p+".debounce", in.Debounce)
 		if strings.TrimSpace(in.Notify) == "" && in.Notify != "" {
 			v.errorf(p+".notify", "vrrp instance %q: notify is blank", label)
 		}

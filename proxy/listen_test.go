@@ -70,6 +70,10 @@ func TestAddressChangesProtocol(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
+			// The dialer must be at work across every move, however
+			// slowly a loaded machine runs it.
+			before := dials.Load()
+			waitFor(t, 10*time.Second, "dials before the move", func() bool { return dials.Load() >= before+3 })
 			if err := tp.reload(t, config(s.vip, s.tls), nil); err != nil {
 				t.Fatal(err)
 			}
