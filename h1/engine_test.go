@@ -62,7 +62,7 @@ func startEngineWith(t testing.TB, h Handler, set func(*Server)) (*Server, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
+	s := &Server{Handler: h, Settings: Settings{ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}}
 	if set != nil {
 		set(s)
 	}

@@ -228,7 +228,7 @@ func (x *Exchange) frame(p []byte) (int, error) {
 // waiting at most the server's BodyTimeout.
 func (x *Exchange) fillBody() error {
 	c := x.c
-	c.setReadDeadline(c.s.BodyTimeout)
+	c.setReadDeadline(c.s.settings().BodyTimeout)
 	err := c.fill()
 	if err != nil && isTimeout(err) {
 		return ErrBodyTimeout
@@ -244,7 +244,7 @@ func (x *Exchange) readLongBody() ([]byte, error) {
 	if x.bodyBuf == nil {
 		x.bodyBuf = getBuf(copyBuf)
 	}
-	x.c.setReadDeadline(x.c.s.BodyTimeout)
+	x.c.setReadDeadline(x.c.s.settings().BodyTimeout)
 	n, err := x.c.nc.Read(x.bodyBuf[:min(int64(len(x.bodyBuf)), b.remaining)])
 	if n == 0 {
 		if err == nil {
@@ -286,10 +286,11 @@ func (x *Exchange) discardBody() bool {
 		return false
 	}
 	const maxDiscard = 256 << 10
-	end := time.Now().Add(x.c.s.ReadHeaderTimeout)
+	limit := x.c.s.settings().ReadHeaderTimeout
+	end := time.Now().Add(limit)
 	var dropped int
 	for !x.body.done {
-		if x.c.s.ReadHeaderTimeout > 0 && time.Now().After(end) {
+		if limit > 0 && time.Now().After(end) {
 			return false
 		}
 		b, err := x.bodyChunk()

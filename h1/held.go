@@ -163,7 +163,7 @@ func (c *conn) holdAhead() bool {
 			n, err := c.tryRead()
 			if err == errWouldBlock {
 				c.shrink()
-				timeout := c.s.BodyTimeout
+				timeout := c.s.settings().BodyTimeout
 				if timeout <= 0 {
 					timeout = 24 * time.Hour
 				}

@@ -27,7 +27,25 @@ type Handler interface {
 // forwarded on that goroutine, with buffers lent only while it is in flight.
 type Server struct {
 	Handler Handler
-	Limits  Limits
+	// Settings are the limits and timeouts the server starts with;
+	// Configure replaces them while it serves.
+	Settings
+	// Refused, when set, is told of each request refused before a handler
+	// ran: a malformed head (400), one too large (431), a version quill
+	// does not speak (505), a timeout in the head (408). line is the
+	// request line as far as it came.
+	Refused func(remote netip.AddrPort, tls bool, status int, reason string, line []byte)
+
+	live    atomic.Pointer[Settings] // set by Configure
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	closing atomic.Bool
+	drained chan struct{} // closed when closing and the last connection ended
+}
+
+// Settings bound what a client may send and how long it may take.
+type Settings struct {
+	Limits Limits
 	// ReadHeaderTimeout bounds the time from the first byte of a request
 	// to the end of its head (slowloris).
 	ReadHeaderTimeout time.Duration
@@ -43,16 +61,19 @@ type Server struct {
 	// that does not finish in it, closes the connection. Zero waits for
 	// ever.
 	SendTimeout time.Duration
-	// Refused, when set, is told of each request refused before a handler
-	// ran: a malformed head (400), one too large (431), a version quill
-	// does not speak (505), a timeout in the head (408). line is the
-	// request line as far as it came.
-	Refused func(remote netip.AddrPort, tls bool, status int, reason string, line []byte)
+}
 
-	mu      sync.Mutex
-	conns   map[*conn]struct{}
-	closing atomic.Bool
-	drained chan struct{} // closed when closing and the last connection ended
+// Configure replaces the server's settings: every connection, open or
+// not, uses them from its next request on (a wait already begun keeps its
+// deadline). A reload that keeps a listening address keeps its Server.
+func (s *Server) Configure(st Settings) { s.live.Store(&st) }
+
+// settings is what Configure set last, else the starting Settings.
+func (s *Server) settings() *Settings {
+	if st := s.live.Load(); st != nil {
+		return st
+	}
+	return &s.Settings
 }
 
 // BodyHolder is a Handler that wants part of each request body read
@@ -343,7 +364,7 @@ func (c *conn) setReadDeadline(d time.Duration) {
 // less than that in SendTimeout is cut off. The connection is then reset
 // rather than closed, so the kernel drops the answer it still holds.
 func (c *conn) send(b []byte) (int, error) {
-	d := c.s.SendTimeout
+	d := c.s.settings().SendTimeout
 	if d <= 0 {
 		return c.nc.Write(b)
 	}
@@ -393,13 +414,14 @@ const hotWait = 100 * time.Millisecond
 // the head was refused (and answered).
 func (c *conn) readRequest() int {
 	s := c.s
+	st := s.settings()
 	if c.r == c.w {
 		c.r, c.w = 0, 0
 		c.state.Store(stIdle)
 		if s.closing.Load() {
 			return closed
 		}
-		idle := s.IdleTimeout
+		idle := st.IdleTimeout
 		if idle <= 0 {
 			idle = 24 * time.Hour
 		}
@@ -430,8 +452,10 @@ func (c *conn) readRequest() int {
 			return closed
 		}
 	}
-	c.setReadDeadline(s.ReadHeaderTimeout)
-	lim := s.Limits
+	// Settings again: a reload may have come while the connection idled.
+	st = s.settings()
+	c.setReadDeadline(st.ReadHeaderTimeout)
+	lim := st.Limits
 	maxHead, _ := lim.resolve()
 	for {
 		n, err := ParseRequest(c.buf[c.r:c.w], &c.x.Req, lim)
@@ -485,7 +509,7 @@ func (c *conn) shrink() {
 	}
 	nb := getBuf(shrunkBuf)
 	copy(nb, c.buf[:c.w])
-	if _, err := ParseRequest(nb[c.headStart:c.headEnd], &c.x.Req, c.s.Limits); err != nil {
+	if _, err := ParseRequest(nb[c.headStart:c.headEnd], &c.x.Req, c.s.settings().Limits); err != nil {
 		putBuf(nb) // cannot be: the same bytes parsed before
 		return
 	}

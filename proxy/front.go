@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -28,7 +29,11 @@ type front struct {
 	h1   *h1.Server
 	h2   *http.Server  // nil on plain-HTTP fronts
 	h2ln *connListener // the HTTP/2 connections, for h2
-	done chan struct{}
+	// h2base holds the HTTP/2 settings that come from the config
+	// (max_header_bytes), read per connection so that a reload applies
+	// them to a kept address.
+	h2base atomic.Pointer[http.Server]
+	done   chan struct{}
 }
 
 // openFront prepares the servers of addr on raw, a socket the reload has
@@ -40,30 +45,53 @@ func (p *Proxy) openFront(raw net.Listener, addr string, v *vip, g *config.Globa
 	}
 	f := &front{addr: addr, vip: v.name, tls: v.term != nil, ln: ln, done: make(chan struct{})}
 	f.h1 = &h1.Server{
-		Handler:           &h1Front{p: p, addr: addr},
+		Handler:  &h1Front{p: p, addr: addr},
+		Settings: h1Settings(g),
+		Refused:  p.refusedBy(addr),
+	}
+	if f.tls {
+		f.h2ln = newConnListener(raw.Addr())
+		f.h2 = p.h2Settings(g)
+		f.h2.Handler = &frontHandler{p: p, addr: addr}
+		f.h2.ReadHeaderTimeout = g.ReadHeaderTimeout.Duration
+		f.h2.IdleTimeout = g.IdleTimeout.Duration
+		f.h2base.Store(p.h2Settings(g))
+		p.serveH2Guarded(f)
+	}
+	return f
+}
+
+// h1Settings are the HTTP/1 engine's limits and timeouts in g.
+func h1Settings(g *config.Global) h1.Settings {
+	return h1.Settings{
 		Limits:            h1.Limits{MaxHeadBytes: g.MaxHeaderBytes, MaxFields: g.MaxHeaderCount},
 		ReadHeaderTimeout: g.ReadHeaderTimeout.Duration,
 		IdleTimeout:       g.IdleTimeout.Duration,
 		BodyTimeout:       g.BodyTimeout.Duration,
 		SendTimeout:       g.SendTimeout.Duration,
-		Refused:           p.refusedBy(addr),
 	}
-	if f.tls {
-		f.h2ln = newConnListener(raw.Addr())
-		f.h2 = &http.Server{
-			Handler:           &frontHandler{p: p, addr: addr},
-			ReadHeaderTimeout: g.ReadHeaderTimeout.Duration,
-			IdleTimeout:       g.IdleTimeout.Duration,
-			MaxHeaderBytes:    g.MaxHeaderBytes,
-			ErrorLog:          zap.NewStdLog(p.log.Named("http2").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
-			HTTP2: &http.HTTP2Config{
-				MaxConcurrentStreams: h2MaxConcurrentStreams,
-				MaxReadFrameSize:     h2MaxReadFrameSize,
-			},
-		}
-		p.serveH2Guarded(f)
+}
+
+// h2Settings is an http.Server carrying the HTTP/2 settings of g, for
+// x/net's ServeConn to read: it serves nothing itself.
+func (p *Proxy) h2Settings(g *config.Global) *http.Server {
+	return &http.Server{
+		MaxHeaderBytes: g.MaxHeaderBytes,
+		ErrorLog:       zap.NewStdLog(p.log.Named("http2").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: h2MaxConcurrentStreams,
+			MaxReadFrameSize:     h2MaxReadFrameSize,
+		},
 	}
-	return f
+}
+
+// configureFront applies g's limits and timeouts to a front a reload keeps.
+// HTTP/2's idle timeout is fixed when the address opens.
+func (p *Proxy) configureFront(f *front, g *config.Global) {
+	f.h1.Configure(h1Settings(g))
+	if f.h2 != nil {
+		f.h2base.Store(p.h2Settings(g))
+	}
 }
 
 // serve accepts until the listener closes, giving each connection to the

@@ -42,7 +42,7 @@ func (p *Proxy) serveH2Guarded(f *front) {
 		p.log.Warn("HTTP/2 connection closed: too many stream resets", zap.String("vip", f.vip),
 			zap.String("client", g.RemoteAddr().String()), zap.Int("h2_max_resets", g.resets.max))
 	}
-	f.h2.TLSNextProto[http2.NextProtoTLS] = func(hs *http.Server, c *tls.Conn, h http.Handler) {
+	f.h2.TLSNextProto[http2.NextProtoTLS] = func(_ *http.Server, c *tls.Conn, h http.Handler) {
 		g := newH2Guard(c, p.h2MaxResets(), onCut)
 		// net/http passes the connection's base context on the handler,
 		// as it does to its own HTTP/2 server.
@@ -50,7 +50,7 @@ func (p *Proxy) serveH2Guarded(f *front) {
 		if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
 			ctx = bc.BaseContext()
 		}
-		h2srv.ServeConn(g, &http2.ServeConnOpts{Context: ctx, Handler: h, BaseConfig: hs})
+		h2srv.ServeConn(g, &http2.ServeConnOpts{Context: ctx, Handler: h, BaseConfig: f.h2base.Load()})
 	}
 }
 

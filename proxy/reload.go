@@ -139,6 +139,7 @@ func (p *Proxy) provision(a *attempt) error {
 		if f, ok := p.fronts[addr]; ok && f.vip == v.name && f.tls == (v.term != nil) {
 			a.fronts[addr] = f
 			a.sockets[addr] = p.sockets[addr]
+			a.later.add(func() { p.configureFront(f, &cfg.Global) })
 			continue
 		}
 		s, err := a.bind(p, addr)

@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -11,6 +14,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/net/http2"
 
 	"quill/config"
 )
@@ -273,5 +277,126 @@ func TestRuntimeAPIChangesAcrossReload(t *testing.T) {
 				t.Errorf("web1 is %s with weight %d, want drain with %d", got.State, got.Weight, s.wantWeight)
 			}
 		})
+	}
+}
+
+// TestReloadAppliesEngineSettingsToKeptAddress: a reload that keeps a
+// listening address applies its HTTP/1 limits and timeouts there, to
+// connections already open as to new ones.
+func TestReloadAppliesEngineSettingsToKeptAddress(t *testing.T) {
+	backend := newTestBackend(t, "web1")
+	addr, tlsAddr := freeAddr(t), freeAddr(t)
+	cert := newTestCert(t, t.TempDir(), "a")
+	file := func(maxFields int, headTimeout string, maxHeaderBytes int) string {
+		return fmt.Sprintf(`[global]
+max_header_count = %d
+read_header_timeout = %q
+max_header_bytes = %d
+
+[vips.web]
+listen = [%q]
+  [[vips.web.routes]]
+  pool = "app"
+
+[vips.secure]
+listen = [%q]
+  [vips.secure.tls]
+  certificates = [{ cert = %q, key = %q }]
+  [[vips.secure.routes]]
+  pool = "app"
+
+[pools.app]
+servers = [{ address = %q }]
+`, maxFields, headTimeout, maxHeaderBytes, addr, tlsAddr, cert.cert, cert.key, backend.addr())
+	}
+	tp := startProxy(t, file(100, "10s", 16384))
+	if got := h2HeaderListSize(t, tlsAddr); got != 16384+320 {
+		t.Fatalf("HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE %d before the reload, want %d", got, 16384+320)
+	}
+
+	open, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	br := bufio.NewReader(open)
+	fields := strings.Repeat("X-A: b\r\n", 20)
+	ask := func(c net.Conn, r *bufio.Reader) int {
+		t.Helper()
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: a\r\n%s\r\n", fields)
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := ask(open, br); got != http.StatusOK {
+		t.Fatalf("21 fields under max_header_count 100: %d", got)
+	}
+
+	if err := tp.reload(t, file(10, "1s", 8192), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := h2HeaderListSize(t, tlsAddr); got != 8192+320 {
+		t.Errorf("HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE %d after max_header_bytes = 8192, want %d", got, 8192+320)
+	}
+	if got := ask(open, br); got != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("21 fields on the open connection after max_header_count = 10: %d, want 431", got)
+	}
+	fresh, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if got := ask(fresh, bufio.NewReader(fresh)); got != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("21 fields on a new connection after max_header_count = 10: %d, want 431", got)
+	}
+
+	// A head left unfinished is cut off by the new read_header_timeout.
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	io.WriteString(slow, "GET / HTTP/1.1\r\nHost: a\r\n")
+	slow.SetReadDeadline(time.Now().Add(8 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(slow), nil)
+	if err != nil {
+		t.Fatalf("unfinished head: %v (no 408 within 8s of read_header_timeout = 1s)", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("unfinished head: %d, want 408", resp.StatusCode)
+	}
+}
+
+// h2HeaderListSize is the SETTINGS_MAX_HEADER_LIST_SIZE a new HTTP/2
+// connection to addr announces (max_header_bytes and net/http's allowance).
+func h2HeaderListSize(t *testing.T, addr string) uint32 {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("no SETTINGS from %s: %v", addr, err)
+		}
+		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+			v, _ := sf.Value(http2.SettingMaxHeaderListSize)
+			return v
+		}
 	}
 }

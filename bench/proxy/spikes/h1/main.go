@@ -70,7 +70,7 @@ func main() {
 	for _, addr := range flag.Args() {
 		f.upstreams = append(f.upstreams, h1.NewUpstream(addr, 5*time.Second))
 	}
-	srv := &h1.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+	srv := &h1.Server{Handler: f, Settings: h1.Settings{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Fatalf("h1 spike: %v", err)
