@@ -446,3 +446,32 @@ func TestWatchKeepsSharedTicketKeys(t *testing.T) {
 	}
 	checkServed(t, term, addr, want, nil)
 }
+
+// A reload that gives or takes away the secret schedules the next rotation
+// anew: shared keys must not wait out the 12 hours of random ones.
+func TestReloadReschedulesRotation(t *testing.T) {
+	pair := writePair(t, t.TempDir(), "a", leafSpec{names: []string{"quill.test"}})
+	tests := []struct {
+		name               string
+		from, to           string
+		wantFirst, wantNew time.Duration
+	}{
+		{name: "secret added", to: "s", wantFirst: randomTicketRotation, wantNew: 30 * time.Second},
+		{name: "secret removed", from: "s", wantFirst: 30 * time.Second, wantNew: randomTicketRotation},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newFakeClock(at("2026-12-01T23:59:30Z"))
+			term := newTerminatorAt(t, Options{Certificates: []CertFile{pair}, TicketSecret: []byte(tt.from)}, clk)
+			if tm := clk.nextTimer(t); tm.d != tt.wantFirst {
+				t.Fatalf("first wait %s, want %s", tm.d, tt.wantFirst)
+			}
+			if err := term.Reload(Options{Certificates: []CertFile{pair}, TicketSecret: []byte(tt.to)}); err != nil {
+				t.Fatal(err)
+			}
+			if tm := clk.nextTimer(t); tm.d != tt.wantNew {
+				t.Fatalf("wait after the reload %s, want %s", tm.d, tt.wantNew)
+			}
+		})
+	}
+}

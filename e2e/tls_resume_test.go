@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTLSResumeAcrossHosts: two quill processes stand for the two hosts of
+// a pair (same config but for the port, same certificate). A session that
+// openssl s_client got from host A resumes on host B when both have the
+// same [global] secret, for TLS 1.2 and 1.3; with another secret, or with
+// none on either host, B makes a full handshake.
+func TestTLSResumeAcrossHosts(t *testing.T) {
+	requireTool(t, "openssl")
+	ca := newTestCA(t)
+	web := startBackend(t, "web")
+	www := ca.pair(t, t.TempDir(), "www", leafSpec{cn: "www.example.test"})
+	startHost := func(secret string) string {
+		t.Helper()
+		addr := freeAddr(t)
+		config := tlsVIPConfig(addr, web, "", "", www)
+		if secret != "" {
+			const global = "[global]\n"
+			if !strings.HasPrefix(config, global) {
+				t.Fatalf("the TLS VIP config does not start with [global]:\n%s", config)
+			}
+			config = global + "secret = \"" + secret + "\"\n" + config[len(global):]
+		}
+		startQuill(t, config, addr)
+		return addr
+	}
+	const shared = "2f1c6a0e9b8d4f7a93e5c1d0b6a8f4e2"
+	hostA, hostB := startHost(shared), startHost(shared)
+	otherSecret := startHost("another secret of 32 characters!")
+	noSecretA, noSecretB := startHost(""), startHost("")
+
+	tests := []struct {
+		name       string
+		from, to   string
+		wantResume bool
+	}{
+		{name: "same secret", from: hostA, to: hostB, wantResume: true},
+		{name: "same secret, the other way", from: hostB, to: hostA, wantResume: true},
+		{name: "another secret", from: hostA, to: otherSecret},
+		{name: "no secret on either host", from: noSecretA, to: noSecretB},
+	}
+	for _, version := range []struct{ flag, name string }{{"-tls1_2", "TLSv1.2"}, {"-tls1_3", "TLSv1.3"}} {
+		for _, tt := range tests {
+			t.Run(version.name+"/"+tt.name, func(t *testing.T) {
+				session := filepath.Join(t.TempDir(), "session.pem")
+				first := sClient(t, ca, tt.from, version.flag, "-sess_out", session)
+				if want := "New, " + version.name + ","; !strings.Contains(first, want) {
+					t.Fatalf("the first connection lacks %q:\n%s", want, first)
+				}
+				if fi, err := os.Stat(session); err != nil || fi.Size() == 0 {
+					t.Fatalf("s_client wrote no session: %v", err)
+				}
+				second := sClient(t, ca, tt.to, version.flag, "-sess_in", session)
+				want := "New, " + version.name + ","
+				if tt.wantResume {
+					want = "Reused, " + version.name + ","
+				}
+				if !strings.Contains(second, want) {
+					t.Errorf("the second connection lacks %q:\n%s", want, second)
+				}
+			})
+		}
+	}
+}
+
+// sClient makes one request to addr with openssl s_client and returns what
+// it printed; the answer must be the backend's. The request makes s_client
+// read past the handshake, and so read the TLS 1.3 session tickets that
+// follow it, before it writes -sess_out: -ign_eof keeps it reading after
+// the request was sent until quill closes the connection.
+func sClient(t *testing.T, ca *testCA, addr string, args ...string) string {
+	t.Helper()
+	args = append([]string{"s_client", "-connect", addr, "-servername", "www.example.test",
+		"-CAfile", ca.file, "-verify_return_error", "-ign_eof"}, args...)
+	request := "GET / HTTP/1.1\r\nHost: www.example.test\r\nConnection: close\r\n\r\n"
+	out, errOut, err := runTool(t, request, "openssl", args...)
+	if err != nil {
+		t.Fatalf("openssl %s: %v\n%s\n%s", strings.Join(args, " "), err, out, errOut)
+	}
+	if !strings.Contains(out, "HTTP/1.1 200 OK") || !strings.Contains(out, "\r\n\r\nweb\n") {
+		t.Fatalf("openssl %s: not the backend's answer:\n%s", strings.Join(args, " "), out)
+	}
+	return out
+}
