@@ -3,6 +3,8 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -69,6 +71,11 @@ func TestTLSResumeAcrossHosts(t *testing.T) {
 				}
 				if fi, err := os.Stat(session); err != nil || fi.Size() == 0 {
 					t.Fatalf("s_client wrote no session: %v", err)
+				}
+				// 0-RTT data would be readable with a ticket's PSK alone,
+				// so quill's TLS 1.3 tickets must not allow any.
+				if early := regexp.MustCompile(`Max Early Data: (\d+)`).FindAllStringSubmatch(first, -1); version.name == "TLSv1.3" && (len(early) == 0 || slices.ContainsFunc(early, func(m []string) bool { return m[1] != "0" })) {
+					t.Errorf("the tickets' early data allowances are %v, want 0:\n%s", early, first)
 				}
 				second := sClient(t, ca, tt.to, append([]string{version.flag, "-sess_in", session}, version.resumeArgs...)...)
 				want := "New, " + version.name + ","
