@@ -6,7 +6,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestTLSResumeAcrossHosts: two quill processes stand for the two hosts of
@@ -19,9 +21,8 @@ func TestTLSResumeAcrossHosts(t *testing.T) {
 	ca := newTestCA(t)
 	web := startBackend(t, "web")
 	www := ca.pair(t, t.TempDir(), "www", leafSpec{cn: "www.example.test"})
-	startHost := func(secret string) string {
+	configWith := func(addr, secret string) string {
 		t.Helper()
-		addr := freeAddr(t)
 		config := tlsVIPConfig(addr, web, "", "", www)
 		if secret != "" {
 			const global = "[global]\n"
@@ -30,7 +31,13 @@ func TestTLSResumeAcrossHosts(t *testing.T) {
 			}
 			config = global + "secret = \"" + secret + "\"\n" + config[len(global):]
 		}
-		startQuill(t, config, addr)
+		return config
+	}
+	hosts := map[string]*quill{}
+	startHost := func(secret string) string {
+		t.Helper()
+		addr := freeAddr(t)
+		hosts[addr] = startQuill(t, configWith(addr, secret), addr)
 		return addr
 	}
 	const shared = "2f1c6a0e9b8d4f7a93e5c1d0b6a8f4e2"
@@ -91,6 +98,24 @@ func TestTLSResumeAcrossHosts(t *testing.T) {
 			})
 		}
 	}
+
+	// A reload that gives the host of another secret the shared one (SIGHUP,
+	// as `quill reload` does) makes it resume host A's sessions.
+	t.Run("reload to the shared secret", func(t *testing.T) {
+		session := filepath.Join(t.TempDir(), "session.pem")
+		sClient(t, ca, hostA, "-tls1_3", "-sess_out", session)
+		if out := sClient(t, ca, otherSecret, "-tls1_3", "-sess_in", session); !strings.Contains(out, "New, TLSv1.3,") {
+			t.Fatalf("resumed before the reload:\n%s", out)
+		}
+		q := hosts[otherSecret]
+		before := strings.Count(q.out.String(), "config reloaded")
+		q.rewrite(t, configWith(otherSecret, shared))
+		q.signal(syscall.SIGHUP)
+		eventually(t, 10*time.Second, func() bool { return strings.Count(q.out.String(), "config reloaded") > before })
+		if out := sClient(t, ca, otherSecret, "-tls1_3", "-sess_in", session); !strings.Contains(out, "Reused, TLSv1.3,") {
+			t.Errorf("a session from host A did not resume after the reload:\n%s", out)
+		}
+	})
 }
 
 // sClient makes one request to addr with openssl s_client and returns what
