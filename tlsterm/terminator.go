@@ -150,7 +150,11 @@ func (t *Terminator) publishIf(old, g *generation) bool {
 func (t *Terminator) publishLocked(g *generation) {
 	if first := len(t.tickets.keys) == 0; first || !t.tickets.source.equal(g.tickets) {
 		t.tickets.use(g.tickets, t.clock.Now())
-		t.log.Info("session ticket keys", zap.Bool("shared", g.tickets.shared()))
+		if g.tickets.shared() {
+			t.log.Info("session ticket keys derived from the shared secret: sessions resume on every host that has it")
+		} else {
+			t.log.Info("session ticket keys random: sessions resume on this process only")
+		}
 		if !first {
 			select {
 			case t.ticketSourceChanged <- struct{}{}:

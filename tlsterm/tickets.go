@@ -132,13 +132,10 @@ func (k *ticketKeys) rotate(now time.Time) {
 	k.rotatedAt = now
 }
 
-// use makes the keys come from src from now on, and reports whether they
-// changed. Keys of another secret or VIP are dropped, not kept for
-// decryption: a changed secret is often a leaked one.
-func (k *ticketKeys) use(src ticketSource, now time.Time) bool {
-	if len(k.keys) > 0 && k.source.equal(src) {
-		return k.refresh(now)
-	}
+// use makes the keys come from src from now on. Keys of another secret or
+// VIP are dropped, not kept for decryption: a changed secret is often a
+// leaked one.
+func (k *ticketKeys) use(src ticketSource, now time.Time) {
 	k.source = src
 	if src.shared() {
 		k.day = utcDay(now)
@@ -147,7 +144,6 @@ func (k *ticketKeys) use(src ticketSource, now time.Time) bool {
 		k.keys = nil
 		k.rotate(now)
 	}
-	return true
 }
 
 // refresh moves shared keys to now's day, and replaces a random key once
@@ -175,15 +171,6 @@ func (k *ticketKeys) untilRotation(now time.Time) time.Duration {
 		return min(utcDay(now).AddDate(0, 0, 1).Sub(now), maxTicketWait)
 	}
 	return max(k.rotatedAt.Add(randomTicketRotation).Sub(now), 0)
-}
-
-// rotateTicketKeys installs a fresh random session ticket key on the live
-// config, whatever the schedule; tests use it.
-func (t *Terminator) rotateTicketKeys() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.tickets.rotate(t.clock.Now())
-	t.cur.Load().config.SetSessionTicketKeys(t.tickets.keys)
 }
 
 // refreshTicketKeys installs the keys that are due, if they changed.
