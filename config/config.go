@@ -62,7 +62,8 @@ type Global struct {
 	// path is in the config file's directory.
 	PidFile string `toml:"pid_file"`
 	// Secret derives the sticky-cookie key of every pool that has no secret
-	// of its own. Both hosts of an HA pair must share it.
+	// of its own, and the TLS session ticket keys of every TLS VIP. Both
+	// hosts of an HA pair must share it.
 	Secret string `toml:"secret"`
 	// ReadHeaderTimeout bounds the time a client may take to send a request
 	// head (slowloris). Default 10s.

@@ -246,7 +246,7 @@ func (p *Proxy) Stopping() bool { return p.stopping.Load() }
 // of the plain-HTTP VIP of the same host (HTTP-01), 80 when there is none.
 func TLSOptions(cfg *config.Config, name string) (tlsterm.Options, error) {
 	t := cfg.VIPs[name].TLS
-	o := tlsterm.Options{MinVersion: t.MinVersion.ID()}
+	o := tlsterm.Options{MinVersion: t.MinVersion.ID(), TicketSecret: []byte(cfg.Global.Secret), VIP: name}
 	for _, c := range t.Certificates {
 		o.Certificates = append(o.Certificates, tlsterm.CertFile{Cert: c.Cert, Key: c.Key})
 	}

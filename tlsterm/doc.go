@@ -52,8 +52,18 @@
 //
 // # Session tickets
 //
-// Session ticket keys are random, rotated every 12 hours, and the two
-// previous keys still decrypt tickets so that resumption survives a
-// rotation. They live in memory only: a restart costs clients one full
-// handshake.
+// Without Options.TicketSecret, session ticket keys are random, rotated
+// every 12 hours, and the two previous keys still decrypt tickets so that
+// resumption survives a rotation. They live in memory only: a restart, or
+// the other host of a pair taking the VIP, costs clients one full handshake.
+//
+// With a TicketSecret, the keys are HKDF-SHA256 of the secret, the VIP's
+// name and the UTC day: the day's key issues tickets, the previous and the
+// next day's still decrypt them, and they change at UTC midnight. Every
+// process with the same secret and VIP name holds the same keys, so a
+// session started on one host of a pair resumes on the other without the
+// hosts talking. The VIP's name is part of the derivation because
+// crypto/tls does not check, on resumption, which certificate the session
+// was authenticated with: one VIP's ticket must not open a session on a
+// VIP serving another certificate.
 package tlsterm

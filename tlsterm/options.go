@@ -55,6 +55,14 @@ type Options struct {
 	// HandshakeTimeout bounds each handshake run by Terminator.Listener so
 	// that a silent client cannot hold a goroutine; zero means 10 s.
 	HandshakeTimeout time.Duration
+	// TicketSecret, if set, is what the session ticket keys derive from,
+	// with VIP and the UTC day, so that every quill with the same secret
+	// and VIP name resumes the TLS sessions of the others. Empty: random
+	// keys of this process, rotated every 12 hours.
+	TicketSecret []byte
+	// VIP is the name of the VIP. It is part of the derivation, so that a
+	// ticket issued on one VIP never resumes a session on another.
+	VIP string
 	// OnHandshake, if set, learns the outcome of every handshake run by
 	// Terminator.Listener, for a metrics collector. version is zero when
 	// the handshake failed before a version was agreed. It is called from

@@ -24,6 +24,10 @@ type Terminator struct {
 	mu      sync.Mutex
 	tickets ticketKeys
 	cur     atomic.Pointer[generation]
+	clock   clock
+	// ticketSourceChanged wakes the rotation to schedule itself again
+	// after a reload gave or took away the shared secret.
+	ticketSourceChanged chan struct{}
 
 	counters handshakeCounters
 
@@ -39,6 +43,7 @@ type generation struct {
 	minVersion uint16
 	timeout    time.Duration
 	certs      *certSet
+	tickets    ticketSource
 	// stamps are the files' identities taken before they were read, so
 	// that a write racing with the read is seen as a change by Watch.
 	stamps []fileStamp
@@ -61,15 +66,16 @@ var errNoCertificate = errors.New("no certificate configured for this VIP")
 // start) certificate management; see Start. The error names each file that
 // failed and why.
 func New(o Options, log *zap.Logger) (*Terminator, error) {
+	return newWithClock(o, log, systemClock{})
+}
+
+func newWithClock(o Options, log *zap.Logger, clk clock) (*Terminator, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	t := &Terminator{log: log, done: make(chan struct{})}
+	t := &Terminator{log: log, clock: clk, ticketSourceChanged: make(chan struct{}, 1), done: make(chan struct{})}
 	g, err := load(o)
 	if err != nil {
-		return nil, err
-	}
-	if err := t.tickets.rotate(); err != nil {
 		return nil, err
 	}
 	if o.ACME != nil {
@@ -103,6 +109,7 @@ func load(o Options) (*generation, error) {
 	}
 	// The caller keeps its slices; Watch reloads from this copy later.
 	o.Certificates = slices.Clone(o.Certificates)
+	o.TicketSecret = slices.Clone(o.TicketSecret)
 	if o.ACME != nil {
 		a := *o.ACME
 		a.Domains = slices.Clone(a.Domains)
@@ -113,6 +120,9 @@ func load(o Options) (*generation, error) {
 		g.timeout = defaultHandshakeTimeout
 	}
 	if g.certs, err = loadCertSet(o.Certificates); err != nil {
+		return nil, err
+	}
+	if g.tickets, err = newTicketSource(o.TicketSecret, o.VIP); err != nil {
 		return nil, err
 	}
 	return g, nil
@@ -138,6 +148,20 @@ func (t *Terminator) publishIf(old, g *generation) bool {
 }
 
 func (t *Terminator) publishLocked(g *generation) {
+	if first := len(t.tickets.keys) == 0; first || !t.tickets.source.equal(g.tickets) {
+		t.tickets.use(g.tickets, t.clock.Now())
+		if g.tickets.shared() {
+			t.log.Info("session ticket keys derived from the shared secret: sessions resume on every host that has it")
+		} else {
+			t.log.Info("session ticket keys random: sessions resume on this process only")
+		}
+		if !first {
+			select {
+			case t.ticketSourceChanged <- struct{}{}:
+			default:
+			}
+		}
+	}
 	g.config = t.servingConfig(g.minVersion)
 	g.config.SetSessionTicketKeys(t.tickets.keys)
 	t.cur.Store(g)
