@@ -87,13 +87,15 @@ func refusalReason(err error) string {
 	return refusedClosed
 }
 
-// refuse closes c, counts it, and logs it: a warning at most every
+// refuse counts c, closes it, and logs it: a warning at most every
 // refusalLogEvery per listen address, the others at debug level. A peer
 // that closed without a byte is a balancer's TCP health check, or a port
 // scan, and never worth a warning.
 func (ph *proxyHeaders) refuse(c net.Conn, vip, reason string, peer netip.AddrPort, err error) {
-	c.Close()
+	// Counted before the close, so that whoever sees the close sees
+	// the count.
 	ph.p.metrics.proxyRefused.WithLabelValues(vip, reason).Inc()
+	c.Close()
 	level, suppressed := zap.DebugLevel, 0
 	if reason != refusedClosed {
 		now := time.Now()

@@ -360,19 +360,28 @@ func TestProxyProtocolSlowClientBlocksNobody(t *testing.T) {
 	}
 }
 
-// TestProxyProtocolReload: a reload turns the header off on a kept
-// listener, and the next connection is served without one.
+// TestProxyProtocolReload: on a kept listener, a reload that drops the
+// balancer from proxy_protocol_from refuses its next connection, and one
+// that turns the header off serves the next connection without one.
 func TestProxyProtocolReload(t *testing.T) {
 	s := newPPSetup(t, "5s")
 	src, err := os.ReadFile(s.p.path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	off := strings.Replace(string(src), "proxy_protocol = true\nproxy_protocol_from = [\"10.9.9.9\", \"127.0.0.0/8\"]\n", "", 1)
-	if off == string(src) {
-		t.Fatal("the test's config changed; fix the edit")
+	const from = "proxy_protocol_from = [\"10.9.9.9\", \"127.0.0.0/8\"]\n"
+	if !strings.Contains(string(src), "proxy_protocol = true\n"+from) {
+		t.Fatal("the test's config changed; fix the edits")
 	}
-	if err := s.p.reload(t, off, nil); err != nil {
+	if err := s.p.reload(t, strings.Replace(string(src), from, "proxy_protocol_from = [\"10.9.9.9\"]\n", 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	before := refused(s, "pp", refusedSource)
+	assertClosedUnanswered(t, ppDial(t, s.plain, header(t, 1, "203.0.113.1:1", s.plain)))
+	if got := refused(s, "pp", refusedSource); got != before+1 {
+		t.Errorf("refused as source: %v, want %v", got, before+1)
+	}
+	if err := s.p.reload(t, strings.Replace(string(src), "proxy_protocol = true\n"+from, "", 1), nil); err != nil {
 		t.Fatal(err)
 	}
 	c, err := net.Dial("tcp", s.plain)

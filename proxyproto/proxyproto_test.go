@@ -307,3 +307,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParse(b *testing.B) {
+	vectors := haproxyVectors(b)
+	for _, name := range []string{"v1_tcp4", "v2_tcp4", "v1_tcp6", "v2_tcp6"} {
+		in := vectors[name]
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := Parse(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
