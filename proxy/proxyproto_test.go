@@ -21,7 +21,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
-	"golang.org/x/net/http2"
 
 	"quill/proxyproto"
 )
@@ -156,16 +155,25 @@ func getH2(t *testing.T, tc *tls.Conn) string {
 	if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
 		t.Fatalf("ALPN chose %q, not h2", p)
 	}
-	cc, err := (&http2.Transport{}).NewClientConn(tc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest("GET", "https://quill.test/x", nil)
-	resp, err := cc.RoundTrip(req)
+	var protos http.Protocols
+	protos.SetHTTP2(true)
+	dialed := false
+	tr := &http.Transport{Protocols: &protos, DialTLSContext: func(context.Context, string, string) (net.Conn, error) {
+		if dialed {
+			return nil, errors.New("the test gives the transport one connection")
+		}
+		dialed = true
+		return tc, nil
+	}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://quill.test/x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("answered over %s", resp.Proto)
+	}
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
@@ -269,7 +277,7 @@ func assertClosedUnanswered(t *testing.T, c net.Conn) {
 // slow is closed unanswered and counted by reason.
 func TestProxyProtocolRefused(t *testing.T) {
 	s := newPPSetup(t, "1s")
-	tls := func(t *testing.T, c net.Conn) {
+	handshake := func(t *testing.T, c net.Conn) {
 		tls.Client(c, &tls.Config{InsecureSkipVerify: true}).Handshake()
 	}
 	tests := []struct {
@@ -281,9 +289,11 @@ func TestProxyProtocolRefused(t *testing.T) {
 			func(t *testing.T, c net.Conn) { c.Write(header(t, 2, "203.0.113.1:1", s.deny)) }},
 		{"no header", "pp", refusedInvalid, func() string { return s.plain },
 			func(t *testing.T, c net.Conn) { io.WriteString(c, "GET / HTTP/1.1\r\nHost: quill.test\r\n\r\n") }},
-		{"no header on TLS", "pptls", refusedInvalid, func() string { return s.tls }, tls},
+		{"no header on TLS", "pptls", refusedInvalid, func() string { return s.tls }, handshake},
 		{"garbage header", "pp", refusedInvalid, func() string { return s.plain },
-			func(t *testing.T, c net.Conn) { io.WriteString(c, "PROXY TCP4 203.0.113.1 nowhere 1 2\r\nGET / HTTP/1.1\r\n\r\n") }},
+			func(t *testing.T, c net.Conn) {
+				io.WriteString(c, "PROXY TCP4 203.0.113.1 nowhere 1 2\r\nGET / HTTP/1.1\r\n\r\n")
+			}},
 		{"v1 line too long", "pp", refusedInvalid, func() string { return s.plain },
 			func(t *testing.T, c net.Conn) { io.WriteString(c, "PROXY UNKNOWN "+strings.Repeat("x", 200)) }},
 		{"closed at once", "pp", refusedClosed, func() string { return s.plain },
