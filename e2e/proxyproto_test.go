@@ -15,7 +15,7 @@ import (
 // TestProxyProtocolBehindHAProxy puts real HAProxy in TCP mode in front of
 // quill, sending PROXY v1 (send-proxy) and v2 (send-proxy-v2) to a plain
 // and to a TLS VIP (HAProxy passes TLS through untouched), with its health
-// checks sending the header too (check-send-proxy; v2 sends LOCAL). curl
+// checks sending the header too (v2 sends LOCAL): none is refused. curl
 // connects to HAProxy from 127.0.0.5: quill logs 127.0.0.5 and the
 // backend gets X-Forwarded-For: 127.0.0.5, over HTTP/1.1 and HTTP/2. curl
 // straight to the VIPs, without a header, is refused and counted: as
