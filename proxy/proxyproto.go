@@ -139,6 +139,13 @@ type proxiedConn struct {
 	client *net.TCPAddr
 }
 
+// The HTTP/1 engine reads, parks and half-closes a connection through
+// these, and silently falls back to buffered reads without the first.
+var (
+	_ syscall.Conn                    = (*proxiedConn)(nil)
+	_ interface{ CloseWrite() error } = (*proxiedConn)(nil)
+)
+
 func (c *proxiedConn) RemoteAddr() net.Addr { return c.client }
 
 // SyscallConn lets the HTTP/1 engine read and park the socket itself,
