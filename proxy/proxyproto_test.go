@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -402,5 +403,51 @@ func TestProxyProtocolReload(t *testing.T) {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if body := get(t, c); !strings.HasSuffix(body, " 127.0.0.1") {
 		t.Errorf("after the reload a direct request got %q", body)
+	}
+}
+
+// TestProxyProtocolIdleConnectionsPark: idle keep-alive connections of a
+// PROXY VIP give up their goroutines as plain ones do (the HTTP/1 engine
+// still reads their sockets itself: the header left nothing buffered),
+// and are served again with the client of their header.
+func TestProxyProtocolIdleConnectionsPark(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("idle connections are parked with epoll")
+	}
+	s := newPPSetup(t, "5s")
+	const n = 20
+	type client struct {
+		c    net.Conn
+		br   *bufio.Reader
+		addr string
+	}
+	request := func(t *testing.T, cl client) {
+		t.Helper()
+		if _, err := io.WriteString(cl.c, "GET /x HTTP/1.1\r\nHost: quill.test\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(cl.br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.HasSuffix(string(b), " "+cl.addr) {
+			t.Errorf("client %s: answer %q", cl.addr, b)
+		}
+	}
+	var clients []client
+	for i := range n {
+		addr := fmt.Sprintf("203.0.113.%d", 100+i)
+		c := ppDial(t, s.plain, header(t, 1+i%2, addr+":1000", s.plain))
+		clients = append(clients, client{c: c, br: bufio.NewReader(c), addr: addr})
+		request(t, clients[i])
+	}
+	busy := runtime.NumGoroutine()
+	waitFor(t, 5*time.Second, fmt.Sprintf("%d idle connections to give up their goroutines (%d while serving)", n, busy), func() bool {
+		return runtime.NumGoroutine() <= busy-n
+	})
+	for _, cl := range clients {
+		request(t, cl)
 	}
 }
