@@ -205,6 +205,24 @@ func (v *validator) vip(c *Config, name string) {
 		routes[key] = true
 	}
 	v.accessLog(p+".access_log", vip.AccessLog)
+	v.proxyProtocol(name, vip)
+}
+
+// proxyProtocol refuses a PROXY listener open to every peer: whoever can
+// connect could then claim any client address.
+func (v *validator) proxyProtocol(name string, vip *VIP) {
+	p := "vips." + name
+	for _, cidr := range vip.ProxyProtocolFrom {
+		if _, err := ParsePrefix(cidr); err != nil {
+			v.errorf(p+".proxy_protocol_from", "vip %q: proxy_protocol_from: %v", name, err)
+		}
+	}
+	switch {
+	case vip.ProxyProtocol && len(vip.ProxyProtocolFrom) == 0:
+		v.errorf(p+".proxy_protocol", "vip %q: proxy_protocol needs proxy_protocol_from, the addresses of the balancers that send it (anyone else could forge client addresses)", name)
+	case !vip.ProxyProtocol && len(vip.ProxyProtocolFrom) > 0:
+		v.errorf(p+".proxy_protocol_from", "vip %q: proxy_protocol_from without proxy_protocol = true", name)
+	}
 }
 
 func (v *validator) pool(c *Config, name string) {

@@ -14,6 +14,13 @@ type VIP struct {
 	// query as sent) instead of the target as the client sent it. Routing
 	// always decides on the normalized path.
 	ForwardNormalized bool `toml:"forward_normalized"`
+	// ProxyProtocol expects a PROXY protocol header (v1 or v2) on every
+	// connection, from one of ProxyProtocolFrom; its client address
+	// replaces the connection's.
+	ProxyProtocol bool `toml:"proxy_protocol"`
+	// ProxyProtocolFrom are the CIDRs or addresses of the L4 balancers
+	// allowed to send the header; any other peer is refused.
+	ProxyProtocolFrom []string `toml:"proxy_protocol_from"`
 	// TLS turns the VIP into HTTPS.
 	TLS *TLS `toml:"tls"`
 	// Routes are matched by host, then by the longest path prefix.

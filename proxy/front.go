@@ -33,17 +33,21 @@ type front struct {
 	// (max_header_bytes), read per connection so that a reload applies
 	// them to a kept address.
 	h2base atomic.Pointer[http.Server]
-	done   chan struct{}
+	// headers reads PROXY protocol headers, first thing on each
+	// connection's goroutine, when the VIP has proxy_protocol.
+	headers *proxyHeaders
+	done    chan struct{}
 }
 
 // openFront prepares the servers of addr on raw, a socket the reload has
 // bound.
 func (p *Proxy) openFront(raw net.Listener, addr string, v *vip, g *config.Global) *front {
+	headers := &proxyHeaders{p: p, addr: addr}
 	var ln net.Listener = &limitListener{Listener: raw, lim: p.limiter, stats: p.vipStatsFor(v.name)}
 	if v.term != nil {
-		ln = v.term.Listener(ln)
+		ln = v.term.ListenerWith(ln, headers.accept)
 	}
-	f := &front{addr: addr, vip: v.name, tls: v.term != nil, ln: ln, done: make(chan struct{})}
+	f := &front{addr: addr, vip: v.name, tls: v.term != nil, ln: ln, headers: headers, done: make(chan struct{})}
 	f.h1 = &h1.Server{
 		Handler:  &h1Front{p: p, addr: addr},
 		Settings: h1Settings(g),
@@ -133,12 +137,24 @@ func (f *front) serve(log *zap.Logger) {
 			}
 			continue
 		}
-		go f.h1.ServeConn(c)
+		go f.serveH1(c)
 	}
 	if f.h2ln != nil {
 		f.h2ln.Close()
 		<-h2done
 	}
+}
+
+// serveH1 is the goroutine of an HTTP/1 connection. A plain one reads its
+// PROXY header here, off the accept loop; a TLS one read it before its
+// handshake, in tlsterm's goroutine of the connection.
+func (f *front) serveH1(c net.Conn) {
+	if !f.tls {
+		if c = f.headers.accept(c); c == nil {
+			return
+		}
+	}
+	f.h1.ServeConn(c)
 }
 
 // shutdown stops accepting and waits for in-flight requests until ctx

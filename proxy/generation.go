@@ -41,6 +41,9 @@ type vip struct {
 	// forwardNormalized sends backends the normalized path, not the
 	// target as sent.
 	forwardNormalized bool
+	// proxyFrom are the balancers that may send a PROXY protocol
+	// header; nil when the VIP takes none (proxy_protocol off).
+	proxyFrom trustedSet
 	// stats count the VIP's connections and answers, across reloads.
 	stats *trafficStats
 }
@@ -69,6 +72,16 @@ func (p *Proxy) build(a *attempt) (*generation, error) {
 			redirectHTTPS: vc.RedirectHTTPS, hsts: vc.HSTS, forwardNormalized: vc.ForwardNormalized}
 		if v.tls {
 			v.scheme = "https"
+		}
+		if vc.ProxyProtocol {
+			v.proxyFrom = trustedSet{}
+			for _, s := range vc.ProxyProtocolFrom {
+				pfx, err := config.ParsePrefix(s)
+				if err != nil {
+					return nil, fmt.Errorf("vip %q: proxy_protocol_from: %w", name, err)
+				}
+				v.proxyFrom = append(v.proxyFrom, pfx)
+			}
 		}
 		for _, r := range vc.Routes {
 			v.router.add(r.Host, r.Path, g.pools[r.Pool])

@@ -22,6 +22,9 @@ type metrics struct {
 	retries  *prometheus.CounterVec   // pool
 	reloads  *prometheus.CounterVec   // result
 	h2Cuts   *prometheus.CounterVec   // vip: HTTP/2 connections cut off for rapid reset
+	// proxyRefused counts connections refused for their PROXY protocol
+	// header, by vip and reason.
+	proxyRefused *prometheus.CounterVec
 }
 
 func newMetrics(p *Proxy) *metrics {
@@ -43,8 +46,11 @@ func newMetrics(p *Proxy) *metrics {
 		h2Cuts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quill_h2_reset_flood_closes_total", Help: "HTTP/2 connections closed with GOAWAY for sending more RST_STREAM frames per second than global.h2_max_resets.",
 		}, []string{"vip"}),
+		proxyRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quill_proxy_protocol_refused_total", Help: "Connections to a VIP with proxy_protocol closed unanswered, by reason: source (not in proxy_protocol_from), invalid (not a PROXY header), timeout (no whole header within read_header_timeout), closed (the peer closed first).",
+		}, []string{"vip", "reason"}),
 	}
-	m.all = []prometheus.Collector{m.requests, m.latency, m.retries, m.reloads, m.h2Cuts,
+	m.all = []prometheus.Collector{m.requests, m.latency, m.retries, m.reloads, m.h2Cuts, m.proxyRefused,
 		stateCollector{p}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	m.reg.MustRegister(m.all...)
 	return m

@@ -21,8 +21,18 @@ import (
 // server's TLSConfig is nil or TLSConfig() (see the package documentation).
 // Closing the returned listener closes inner and aborts pending handshakes.
 func (t *Terminator) Listener(inner net.Listener) net.Listener {
+	return t.ListenerWith(inner, nil)
+}
+
+// ListenerWith is Listener with before run first on each connection's
+// handshake goroutine, to read what precedes the handshake (a PROXY
+// protocol header), off the accept loop. before returns the connection to
+// hand-shake on, or nil when it closed it. Its wait is its own to bound:
+// the handshake timeout starts after it.
+func (t *Terminator) ListenerWith(inner net.Listener, before func(net.Conn) net.Conn) net.Listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &tlsListener{
+		before: before,
 		inner:  inner,
 		t:      t,
 		ctx:    ctx,
@@ -35,6 +45,7 @@ func (t *Terminator) Listener(inner net.Listener) net.Listener {
 }
 
 type tlsListener struct {
+	before func(net.Conn) net.Conn // may be nil
 	inner  net.Listener
 	t      *Terminator
 	ctx    context.Context // cancelled by Close
@@ -82,6 +93,11 @@ func (l *tlsListener) acceptLoop() {
 }
 
 func (l *tlsListener) handshake(c net.Conn) {
+	if l.before != nil {
+		if c = l.before(c); c == nil {
+			return
+		}
+	}
 	g := l.t.cur.Load()
 	tc := tls.Server(c, l.t.base)
 	ctx, cancel := context.WithTimeout(l.ctx, g.timeout)

@@ -1,6 +1,7 @@
 package tlsterm
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -68,5 +69,74 @@ func TestListenerClose(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", inner.Addr().String()); err == nil {
 		t.Error("the inner listener still accepts")
+	}
+}
+
+// addrConn is a connection that claims another peer address.
+type addrConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c *addrConn) RemoteAddr() net.Addr { return c.remote }
+
+// ListenerWith runs its function before the handshake, on the
+// connection's goroutine: what it returns is handshaken and accepted, a
+// nil drops the connection uncounted, and the handshake timeout starts
+// only after it.
+func TestListenerWith(t *testing.T) {
+	dir := t.TempDir()
+	pair := writePair(t, dir, "a", leafSpec{names: []string{"quill.test"}})
+	term := newTerminator(t, Options{Certificates: []CertFile{pair}, HandshakeTimeout: 300 * time.Millisecond})
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}
+	l := term.ListenerWith(inner, func(c net.Conn) net.Conn {
+		b := make([]byte, 1)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(c, b); err != nil || b[0] != 'K' {
+			c.Close()
+			return nil
+		}
+		c.SetReadDeadline(time.Time{})
+		return &addrConn{Conn: c, remote: claimed}
+	})
+	defer l.Close()
+
+	dropped, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dropped.Close()
+	dropped.Write([]byte("D"))
+	dropped.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := dropped.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("dropped connection read %v, want EOF", err)
+	}
+
+	kept, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kept.Close()
+	time.Sleep(600 * time.Millisecond) // twice the handshake timeout, before the preface
+	kept.Write([]byte("K"))
+	tc := tls.Client(kept, clientConfig("quill.test"))
+	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("handshake after a slow preface: %v", err)
+	}
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.RemoteAddr().String() != claimed.String() {
+		t.Errorf("accepted connection from %s, want the address the function gave, %s", c.RemoteAddr(), claimed)
+	}
+	if h := term.Handshakes(); h["error"] != 0 {
+		t.Errorf("handshakes %v: the dropped connection was counted", h)
 	}
 }
