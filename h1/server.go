@@ -663,12 +663,14 @@ func (c *conn) close() {
 
 // abort makes the close of nc a reset: what the kernel still holds to
 // send is dropped at once, not kept for a client that does not read.
+// The connection may be a wrapper of the TCP one (counting, carrying a
+// PROXY protocol address); it then passes SetLinger on.
 func abort(nc net.Conn) {
 	if tc, ok := nc.(*tls.Conn); ok {
 		nc = tc.NetConn()
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetLinger(0)
+	if l, ok := nc.(interface{ SetLinger(sec int) error }); ok {
+		l.SetLinger(0)
 	}
 }
 

@@ -153,6 +153,15 @@ func (c *limitConn) SyscallConn() (syscall.RawConn, error) {
 	return nil, errors.ErrUnsupported
 }
 
+// SetLinger lets the HTTP/1 engine make its close a reset (a client cut off
+// by send_timeout).
+func (c *limitConn) SetLinger(sec int) error {
+	if l, ok := c.Conn.(interface{ SetLinger(int) error }); ok {
+		return l.SetLinger(sec)
+	}
+	return errors.ErrUnsupported
+}
+
 // CloseWrite half-closes the connection: a lingering close, and the end of
 // one direction of a tunnel.
 func (c *limitConn) CloseWrite() error {

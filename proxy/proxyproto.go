@@ -142,8 +142,9 @@ type proxiedConn struct {
 // The HTTP/1 engine reads, parks and half-closes a connection through
 // these, and silently falls back to buffered reads without the first.
 var (
-	_ syscall.Conn                    = (*proxiedConn)(nil)
-	_ interface{ CloseWrite() error } = (*proxiedConn)(nil)
+	_ syscall.Conn                      = (*proxiedConn)(nil)
+	_ interface{ CloseWrite() error }   = (*proxiedConn)(nil)
+	_ interface{ SetLinger(int) error } = (*proxiedConn)(nil)
 )
 
 func (c *proxiedConn) RemoteAddr() net.Addr { return c.client }
@@ -155,6 +156,14 @@ func (c *proxiedConn) SyscallConn() (syscall.RawConn, error) {
 		return sc.SyscallConn()
 	}
 	return nil, errors.ErrUnsupported
+}
+
+// SetLinger passes on, as limitConn's does.
+func (c *proxiedConn) SetLinger(sec int) error {
+	if l, ok := c.Conn.(interface{ SetLinger(int) error }); ok {
+		return l.SetLinger(sec)
+	}
+	return errors.ErrUnsupported
 }
 
 // CloseWrite half-closes the connection, as limitConn's does.
