@@ -1,0 +1,469 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// Active-active in a lab: three load balancers lb1..lb3 run `quill run`
+// and `quill vrrp` from configs/active-active/three/ (the lab's addresses
+// put in), in front of two web servers; lbN is master of VIP N. A client
+// spread over the three VIPs is answered by all three hosts; cookie- and
+// ip-sticky clients keep their server through every VIP. lb1 dies (its
+// processes killed, its link down): a survivor takes VIP 1 within the
+// master-down interval, the other VIPs lose nothing, and the sticky
+// clients still keep their servers. Meanwhile each VIP gets 20 requests a
+// second, and the test prints what failed (`-short` runs 8 s instead of
+// 20 s, lb1 dying after 3 s instead of 5 s).
+func TestActiveActiveThreeHosts(t *testing.T) {
+	const adv = 100 * time.Millisecond
+	l := newLabPrefixed(t, "qa", "lb1", "lb2", "lb3", "web1", "web2", "client")
+	lbs := []*host{l.hosts["lb1"], l.hosts["lb2"], l.hosts["lb3"]}
+	webs := []*host{l.hosts["web1"], l.hosts["web2"]}
+	client := l.hosts["client"]
+	vips := []string{"10.77.0.101", "10.77.0.102", "10.77.0.103"}
+
+	for _, w := range webs {
+		w.start(t, backendBin, "-name", w.name, "-listen", w.ip+":8180")
+	}
+	watch := newAddrWatch(t, lbs, vips)
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	cert := ca.pair(t, dir, "www", leafSpec{cn: "www.example.com"})
+	var proxies, sidecars []*proc
+	var logs []string
+	for i, h := range lbs {
+		cfg, accessLog := activeActiveLabConfig(t, i+1, vips, webs, cert, filepath.Join(dir, h.name))
+		logs = append(logs, accessLog)
+		proxies = append(proxies, h.start(t, quillBin, "run", "-c", cfg))
+		admin := h.httpClient(time.Second)
+		eventually(t, 20*time.Second, func() bool {
+			code, _, err := get(admin, "http://127.0.0.1:9090/healthz")
+			return err == nil && code == 200
+		})
+		s := &sidecar{proc: h.start(t, vrrpBin, "vrrp", "-c", cfg), host: h}
+		t.Cleanup(func() { s.stop(t) })
+		sidecars = append(sidecars, s.proc)
+	}
+	// Each host ends up with its own VIP only (one started first takes all
+	// three for a moment; the others preempt theirs).
+	eventually(t, 10*time.Second, func() bool {
+		for i, h := range lbs {
+			for j, v := range vips {
+				if watch.has(h, v) != (i == j) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+
+	// One browser for www.example.com, whose DNS answer lists the three
+	// VIPs: a request goes to the VIP chosen, and the cookie jar keeps the
+	// cookie for the name, whichever address answered.
+	jar, _ := cookiejar.New(nil)
+	browser := func(vip string) *http.Client { return dialingVIP(client, vip, "", jar) }
+
+	// Spread: five requests through each VIP, each found in the access
+	// log of the host that is its VIP's master.
+	for j, v := range vips {
+		for n := range 5 {
+			path := fmt.Sprintf("/spread/vip%d/%d", j+1, n)
+			if code, _, err := get(browser(v), "http://www.example.com"+path); err != nil || code != 200 {
+				t.Fatalf("GET %s through %s: %d %v", path, v, code, err)
+			}
+		}
+	}
+	for j := range vips {
+		for n := range 5 {
+			path := fmt.Sprintf("/spread/vip%d/%d", j+1, n)
+			if got := servedBy(t, logs, path); got != j {
+				t.Errorf("%s: served by lb%d, want lb%d (master of %s)", path, got+1, j+1, vips[j])
+			}
+		}
+	}
+
+	// Sticky clients: cookie clients (their own browsers) pinned through
+	// VIP 1, ip clients (their own source addresses) wherever they land.
+	const cookieClients, ipClients = 6, 8
+	var jars []http.CookieJar
+	for range cookieClients {
+		jar, _ := cookiejar.New(nil)
+		jars = append(jars, jar)
+	}
+	var sources []string
+	for k := range ipClients {
+		src := fmt.Sprintf("10.77.0.%d", 201+k)
+		client.run("ip", "addr", "add", src+"/24", "dev", "eth0")
+		sources = append(sources, src)
+	}
+	cookieServer := make([]string, cookieClients)
+	for k, jar := range jars {
+		_, body, err := get(dialingVIP(client, vips[0], "", jar), "http://www.example.com/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cookieServer[k] = strings.TrimSpace(body)
+	}
+	ipServer := make([]string, ipClients)
+	for k, src := range sources {
+		_, body, err := get(dialingVIP(client, vips[k%len(vips)], src, nil), "http://www.example.com/ip/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ipServer[k] = strings.TrimSpace(body)
+	}
+	// Both kinds of client are spread over both servers, or keeping the
+	// server would prove nothing.
+	for what, got := range map[string][]string{"cookie": cookieServer, "ip": ipServer} {
+		if !slices.Contains(got, "web1") || !slices.Contains(got, "web2") {
+			t.Fatalf("%s clients all on one server: %q", what, got)
+		}
+	}
+	checkSticky := func(when string, vipsUp []string) {
+		t.Helper()
+		for _, v := range vipsUp {
+			// A host that honours the cookie sets none: a new one would be
+			// a new pin, even to the same server.
+			for k, jar := range jars {
+				resp, err := dialingVIP(client, v, "", jar).Get("http://www.example.com/")
+				if err != nil {
+					t.Errorf("%s: cookie client %d through %s: %v", when, k, v, err)
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if got := strings.TrimSpace(string(body)); got != cookieServer[k] || resp.Header.Get("Set-Cookie") != "" {
+					t.Errorf("%s: cookie client %d through %s: on %s, Set-Cookie %q; want %s and no new cookie", when, k, v, got, resp.Header.Get("Set-Cookie"), cookieServer[k])
+				}
+			}
+			for k, src := range sources {
+				if _, body, err := get(dialingVIP(client, v, src, nil), "http://www.example.com/ip/"); err != nil || strings.TrimSpace(body) != ipServer[k] {
+					t.Errorf("%s: ip client %s through %s: %q %v, want %s", when, src, v, body, err, ipServer[k])
+				}
+			}
+		}
+	}
+	checkSticky("before the kill", vips)
+
+	// The load: 20 requests a second through each VIP, each on a new
+	// connection, bounded in count and time.
+	total, killAt := 20*time.Second, 5*time.Second
+	if testing.Short() {
+		total, killAt = 8*time.Second, 3*time.Second
+	}
+	const rate = 20
+	type result struct {
+		sent time.Time
+		wait time.Duration
+		ok   bool
+	}
+	results := make([][]result, len(vips))
+	var mu sync.Mutex
+	var load sync.WaitGroup
+	loadStart := time.Now()
+	for j, v := range vips {
+		c := dialingVIP(client, v, "", nil)
+		c.Timeout = 5 * time.Second
+		load.Add(1)
+		go func() {
+			defer load.Done()
+			tick := time.NewTicker(time.Second / rate)
+			defer tick.Stop()
+			var reqs sync.WaitGroup
+			for n := 0; n < int(total.Seconds())*rate; n++ {
+				<-tick.C
+				reqs.Add(1)
+				go func() {
+					defer reqs.Done()
+					sent := time.Now()
+					code, _, err := get(c, fmt.Sprintf("http://www.example.com/load/vip%d/%d", j+1, n))
+					mu.Lock()
+					results[j] = append(results[j], result{sent, time.Since(sent), err == nil && code == 200})
+					mu.Unlock()
+				}()
+			}
+			reqs.Wait()
+		}()
+	}
+
+	// lb1 dies as a host does: its processes killed (no resignation), its
+	// link down (its kernel answers nothing more, not even a reset).
+	time.Sleep(time.Until(loadStart.Add(killAt)))
+	tKill := time.Now()
+	sidecars[0].kill()
+	proxies[0].kill()
+	nh := lbs[0].handle()
+	defer nh.Close()
+	lbs[0].setLink(nh, false)
+	// lb2 (priority 100 for VIP 1) outranks lb3 (50).
+	masterDown := 3*adv + skew(100, adv)
+	moved, ok := watch.added(lbs[1], vips[0], tKill, 5*time.Second)
+	if !ok {
+		t.Fatalf("VIP %s not on lb2 within 5s of lb1's death (lb3 has it: %v)", vips[0], watch.has(lbs[2], vips[0]))
+	}
+	failover := moved.Sub(tKill)
+	if failover > masterDown+slack {
+		t.Errorf("VIP %s on lb2 %s after lb1 died, want within 3×advert_interval+skew = %s", vips[0], failover, masterDown)
+	}
+	load.Wait()
+
+	// VIP 1 answers on lb2 now; the other VIPs stayed where they were.
+	if code, _, err := get(browser(vips[0]), "http://www.example.com/after/vip1"); err != nil || code != 200 {
+		t.Fatalf("VIP %s after the failover: %d %v", vips[0], code, err)
+	}
+	if got := servedBy(t, logs[1:], "/after/vip1"); got != 0 {
+		t.Errorf("VIP %s after the failover served by lb%d, want lb2", vips[0], got+2)
+	}
+	for j := 1; j < len(vips); j++ {
+		if !watch.has(lbs[j], vips[j]) || watch.has(lbs[j], vips[0]) != (j == 1) {
+			t.Errorf("after the failover lb%d holds %s: %v, %s: %v", j+1, vips[j], watch.has(lbs[j], vips[j]), vips[0], watch.has(lbs[j], vips[0]))
+		}
+	}
+	checkSticky("after lb1 died", vips)
+
+	// A request that waited a second or more had its SYN (or its bytes)
+	// retransmitted: TCP's first retransmission is 1s after the first try.
+	const retransmitted = time.Second
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d requests/s through each VIP for %s, lb1 killed at %s; VIP %s on lb2 %s later (netlink)\n",
+		rate, total, killAt, vips[0], failover.Round(time.Millisecond))
+	for j, rs := range results {
+		var failed, waited int
+		var longest time.Duration
+		var first, last time.Time
+		for _, r := range rs {
+			longest = max(longest, r.wait)
+			if r.ok && r.wait < retransmitted {
+				continue
+			}
+			if !r.ok {
+				failed++
+				if j == 0 && r.sent.After(moved.Add(time.Second)) {
+					t.Errorf("VIP 1: a request sent %s after the VIP moved to lb2 failed", r.sent.Sub(moved).Round(time.Millisecond))
+				}
+			} else {
+				waited++
+			}
+			if first.IsZero() {
+				first = r.sent
+			}
+			last = r.sent
+		}
+		window := "none"
+		if !first.IsZero() {
+			window = fmt.Sprintf("sent from %s to %s after the kill", first.Sub(tKill).Round(time.Millisecond), last.Sub(tKill).Round(time.Millisecond))
+		}
+		fmt.Fprintf(&b, "VIP %d (%s): %d requests, %d failed, %d answered after a retransmission (≥ 1 s); those: %s; longest wait %s\n",
+			j+1, vips[j], len(rs), failed, waited, window, longest.Round(time.Millisecond))
+		if j > 0 && failed > 0 {
+			t.Errorf("VIP %d, whose host lives, lost %d requests", j+1, failed)
+		}
+	}
+	t.Logf("active-active, host killed under load:\n%s", b.String())
+}
+
+// activeActiveLabConfig is configs/active-active/three/lbN.toml with the
+// lab's addresses, files in dir, 100ms adverts, and the HTTP VIP serving
+// (not redirecting) so that plain requests reach the pools; a route
+// /ip/ to a pool with ip stickiness on the same servers is added. It
+// returns the file and its access log.
+func activeActiveLabConfig(t *testing.T, n int, vips []string, webs []*host, cert certPair, dir string) (path, accessLog string) {
+	t.Helper()
+	src, err := os.ReadFile(fmt.Sprintf("../configs/active-active/three/lb%d.toml", n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	accessLog = filepath.Join(dir, "access.log")
+	replace := []string{
+		`"/run/quill/quill.pid"`, fmt.Sprintf("%q", filepath.Join(dir, "quill.pid")),
+		`"/var/log/quill/access.log"`, fmt.Sprintf("%q", accessLog),
+		`"/etc/quill/www.pem"`, fmt.Sprintf("%q", cert.cert),
+		`"/etc/quill/www.key"`, fmt.Sprintf("%q", cert.key),
+		`advert_interval = "1s"`, `advert_interval = "100ms"`,
+		`redirect_https = true`, `redirect_https = false`,
+		`"192.168.0.1:8180"`, fmt.Sprintf("%q", webs[0].ip+":8180"),
+		`"192.168.0.2:8180"`, fmt.Sprintf("%q", webs[1].ip+":8180"),
+	}
+	for j, v := range vips {
+		example := fmt.Sprintf("192.168.0.%d", 3+j)
+		replace = append(replace, `"`+example+`:`, `"`+v+`:`, `"`+example+`/24"`, `"`+v+`/24"`)
+	}
+	cfg := strings.NewReplacer(replace...).Replace(string(src))
+	// Whatever the example has that the lab cannot use must be gone,
+	// outside comments.
+	for i, line := range strings.Split(cfg, "\n") {
+		code, _, _ := strings.Cut(line, "#")
+		for _, gone := range []string{"192.168.0.", "/etc/quill", "/run/quill", "/var/log/quill", `"1s"`, "redirect_https = true"} {
+			if strings.Contains(code, gone) {
+				t.Fatalf("lb%d.toml:%d: %q left in the lab's config: %s", n, i+1, gone, line)
+			}
+		}
+	}
+	cfg += fmt.Sprintf(`
+[[vips.www-http.routes]]
+path = "/ip/"
+pool = "byip"
+
+[pools.byip]
+  [pools.byip.sticky]
+  mode = "ip"
+  [[pools.byip.servers]]
+  address = "%s:8180"
+  [[pools.byip.servers]]
+  address = "%s:8180"
+`, webs[0].ip, webs[1].ip)
+	path = filepath.Join(dir, "quill.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, accessLog
+}
+
+// dialingVIP is a client in h's namespace whose every connection goes to
+// vip:80, whatever the URL's host (a DNS answer that named vip), from
+// source when set; a new connection for each request.
+func dialingVIP(h *host, vip, source string, jar http.CookieJar) *http.Client {
+	d := &net.Dialer{Timeout: 2 * time.Second}
+	if source != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(source)}
+	}
+	return &http.Client{
+		Timeout: 2 * time.Second,
+		Jar:     jar,
+		Transport: &http.Transport{
+			DisableKeepAlives: true,
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				var c net.Conn
+				err := h.inNetns(func() error {
+					var err error
+					c, err = d.DialContext(ctx, network, vip+":80")
+					return err
+				})
+				return c, err
+			},
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// servedBy is the index in logs of the one access log that has a request
+// for path; it waits for the logs' write window.
+func servedBy(t *testing.T, logs []string, path string) int {
+	t.Helper()
+	found := -1
+	eventually(t, 5*time.Second, func() bool {
+		found = -1
+		for i, l := range logs {
+			b, _ := os.ReadFile(l)
+			if strings.Contains(string(b), `"GET `+path+` HTTP/1.1" 200`) {
+				if found >= 0 {
+					t.Fatalf("%s in the access logs of two hosts", path)
+				}
+				found = i
+			}
+		}
+		return found >= 0
+	})
+	return found
+}
+
+// addrWatch records, with the time netlink reports them, the addresses of
+// a set coming and going on the lab's hosts.
+type addrWatch struct {
+	mu     sync.Mutex
+	events map[*host][]addrChange
+	wake   chan struct{}
+}
+
+type addrChange struct {
+	at    time.Time
+	addr  string
+	added bool
+}
+
+func newAddrWatch(t *testing.T, hosts []*host, addrs []string) *addrWatch {
+	t.Helper()
+	w := &addrWatch{events: map[*host][]addrChange{}, wake: make(chan struct{}, 1)}
+	for _, h := range hosts {
+		ns, err := netns.GetFromName(h.ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := make(chan netlink.AddrUpdate, 256)
+		done := make(chan struct{})
+		err = netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{Namespace: &ns})
+		ns.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { close(done) })
+		go func() {
+			for u := range ch {
+				ip, _ := netip.AddrFromSlice(u.LinkAddress.IP)
+				if a := ip.Unmap().String(); slices.Contains(addrs, a) {
+					w.mu.Lock()
+					w.events[h] = append(w.events[h], addrChange{time.Now(), a, u.NewAddr})
+					w.mu.Unlock()
+					select {
+					case w.wake <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	return w
+}
+
+// has tells whether addr is on h now, as netlink last reported it.
+func (w *addrWatch) has(h *host, addr string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	on := false
+	for _, e := range w.events[h] {
+		if e.addr == addr {
+			on = e.added
+		}
+	}
+	return on
+}
+
+// added waits until addr is added on h after since, at most timeout, and
+// returns when.
+func (w *addrWatch) added(h *host, addr string, since time.Time, timeout time.Duration) (time.Time, bool) {
+	deadline := time.After(timeout)
+	for {
+		w.mu.Lock()
+		for _, e := range w.events[h] {
+			if e.addr == addr && e.added && !e.at.Before(since) {
+				w.mu.Unlock()
+				return e.at, true
+			}
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.wake:
+		case <-deadline:
+			return time.Time{}, false
+		}
+	}
+}
