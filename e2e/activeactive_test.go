@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -32,46 +33,9 @@ import (
 // 20 s, lb1 dying after 3 s instead of 5 s).
 func TestActiveActiveThreeHosts(t *testing.T) {
 	const adv = 100 * time.Millisecond
-	l := newLabPrefixed(t, "qa", "lb1", "lb2", "lb3", "web1", "web2", "client")
-	lbs := []*host{l.hosts["lb1"], l.hosts["lb2"], l.hosts["lb3"]}
-	webs := []*host{l.hosts["web1"], l.hosts["web2"]}
-	client := l.hosts["client"]
-	vips := []string{"10.77.0.101", "10.77.0.102", "10.77.0.103"}
-
-	for _, w := range webs {
-		w.start(t, backendBin, "-name", w.name, "-listen", w.ip+":8180")
-	}
-	watch := newAddrWatch(t, lbs, vips)
-	ca := newTestCA(t)
-	dir := t.TempDir()
-	cert := ca.pair(t, dir, "www", leafSpec{cn: "www.example.com"})
-	var proxies, sidecars []*proc
-	var logs []string
-	for i, h := range lbs {
-		cfg, accessLog := activeActiveLabConfig(t, i+1, vips, webs, cert, filepath.Join(dir, h.name))
-		logs = append(logs, accessLog)
-		proxies = append(proxies, h.start(t, quillBin, "run", "-c", cfg))
-		admin := h.httpClient(time.Second)
-		eventually(t, 20*time.Second, func() bool {
-			code, _, err := get(admin, "http://127.0.0.1:9090/healthz")
-			return err == nil && code == 200
-		})
-		s := &sidecar{proc: h.start(t, vrrpBin, "vrrp", "-c", cfg), host: h}
-		t.Cleanup(func() { s.stop(t) })
-		sidecars = append(sidecars, s.proc)
-	}
-	// Each host ends up with its own VIP only (one started first takes all
-	// three for a moment; the others preempt theirs).
-	eventually(t, 10*time.Second, func() bool {
-		for i, h := range lbs {
-			for j, v := range vips {
-				if watch.has(h, v) != (i == j) {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	aa := newActiveActiveLab(t, "three")
+	lbs, client, vips, logs := aa.lbs, aa.client, aa.vips, aa.logs
+	proxies, sidecars, watch := aa.proxies, aa.sidecars, aa.watch
 
 	// One browser for www.example.com, whose DNS answer lists the three
 	// VIPs: a request goes to the VIP chosen, and the cookie jar keeps the
@@ -278,23 +242,191 @@ func TestActiveActiveThreeHosts(t *testing.T) {
 	t.Logf("active-active, host killed under load:\n%s", b.String())
 }
 
-// activeActiveLabConfig is configs/active-active/three/lbN.toml with the
-// lab's addresses, files in dir, 100ms adverts, and the HTTP VIP serving
+// What the hosts of configs/active-active/two/ share and what they do not:
+// each has its own view of the servers' health and its own ip table. lb2
+// loses its route to web1 (lb1 keeps its own): lb2 sends a cookie client
+// pinned to web1 to web2 with a new cookie, which lb1 then honours too;
+// lb2 places an ip client of web1 on web2 while lb1 keeps it on web1.
+// Once lb2 sees web1 again, its table still sends that client to web2,
+// and a client it has never seen goes to web1 on both hosts.
+func TestActiveActiveHealthViews(t *testing.T) {
+	aa := newActiveActiveLab(t, "two")
+	lb2, web1, client := aa.lbs[1], aa.webs[0], aa.client
+	vip1, vip2 := aa.vips[0], aa.vips[1]
+
+	// A cookie client on web1, pinned by lb1.
+	var jar http.CookieJar
+	for range 4 {
+		jar, _ = cookiejar.New(nil)
+		if _, body, err := get(dialingVIP(client, vip1, "", jar), "http://www.example.com/"); err == nil && strings.TrimSpace(body) == "web1" {
+			break
+		}
+		jar = nil
+	}
+	if jar == nil {
+		t.Fatal("no cookie client on web1 in 4 tries")
+	}
+	// Two ip clients that rendezvous hashing puts on web1: one asks lb1
+	// now, the other is kept for the end.
+	var onWeb1 []string
+	for k := 0; k < 16 && len(onWeb1) < 2; k++ {
+		src := fmt.Sprintf("10.77.0.%d", 201+k)
+		client.run("ip", "addr", "add", src+"/24", "dev", "eth0")
+		if _, body, err := get(dialingVIP(client, vip1, src, nil), "http://www.example.com/ip/"); err == nil && strings.TrimSpace(body) == "web1" {
+			onWeb1 = append(onWeb1, src)
+		}
+	}
+	if len(onWeb1) < 2 {
+		t.Fatalf("fewer than two of 16 ip clients on web1: %q", onWeb1)
+	}
+	ipClient, unseen := onWeb1[0], onWeb1[1]
+	type answer struct {
+		server, setCookie string
+	}
+	ask := func(vip, source, path string, jar http.CookieJar) answer {
+		t.Helper()
+		resp, err := dialingVIP(client, vip, source, jar).Get("http://www.example.com" + path)
+		if err != nil {
+			return answer{server: err.Error()}
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return answer{strings.TrimSpace(string(body)), resp.Header.Get("Set-Cookie")}
+	}
+	want := func(when string, got answer, server string, newCookie bool) {
+		t.Helper()
+		if got.server != server || (got.setCookie != "") != newCookie {
+			t.Errorf("%s: answered by %q, Set-Cookie %q; want %s and a new cookie %v", when, got.server, got.setCookie, server, newCookie)
+		}
+	}
+	want("cookie client through lb2 with both servers up", ask(vip2, "", "/", jar), "web1", false)
+	want("ip client through lb2 with both servers up", ask(vip2, ipClient, "/ip/", nil), "web1", false)
+
+	// lb2 can no longer reach web1.
+	lb2.run("ip", "route", "add", "prohibit", web1.ip+"/32")
+	var got answer
+	eventually(t, 15*time.Second, func() bool {
+		got = ask(vip2, "", "/", jar)
+		return got.server == "web2"
+	})
+	want("cookie client through lb2 without web1", got, "web2", true)
+	// The ip pool has no active check: its first request to web1 may wait
+	// on a kept-alive connection whose packets now go nowhere, until the
+	// client gives up; the next one finds web1 down.
+	eventually(t, 15*time.Second, func() bool {
+		got = ask(vip2, ipClient, "/ip/", nil)
+		return got.server == "web2"
+	})
+	// lb1 sees web1 up: it honours the cookie lb2 issued, and keeps the
+	// ip client where it placed it.
+	want("cookie client through lb1 after lb2's new cookie", ask(vip1, "", "/", jar), "web2", false)
+	want("ip client through lb1 while lb2 cannot reach web1", ask(vip1, ipClient, "/ip/", nil), "web1", false)
+
+	// lb2 reaches web1 again, and sees it up in both pools.
+	lb2.run("ip", "route", "del", "prohibit", web1.ip+"/32")
+	admin := lb2.httpClient(time.Second)
+	eventually(t, 30*time.Second, func() bool {
+		_, body, err := get(admin, "http://127.0.0.1:9090/api/servers")
+		var servers []struct{ Pool, Address, State string }
+		if err != nil || json.Unmarshal([]byte(body), &servers) != nil {
+			return false
+		}
+		up := 0
+		for _, s := range servers {
+			if s.Address == web1.ip+":8180" && s.State != "down" {
+				up++
+			}
+		}
+		return up == 2
+	})
+	want("ip client through lb2 once web1 is back", ask(vip2, ipClient, "/ip/", nil), "web2", false)
+	want("ip client through lb1 once web1 is back", ask(vip1, ipClient, "/ip/", nil), "web1", false)
+	want("cookie client through lb2 once web1 is back", ask(vip2, "", "/", jar), "web2", false)
+	want("ip client lb2 never saw, through lb2", ask(vip2, unseen, "/ip/", nil), "web1", false)
+}
+
+// activeActiveLab is configs/active-active/DIR/ run in network
+// namespaces: hosts lb1..lbN at 10.77.0.1..N, each with `quill run` and
+// `quill vrrp`; web1 and web2 (testbackend on port 8180) and a client
+// next; VIP N is 10.77.0.(100+N).
+type activeActiveLab struct {
+	lbs, webs         []*host
+	client            *host
+	vips              []string
+	logs              []string // access log of each lb
+	proxies, sidecars []*proc
+	watch             *addrWatch
+}
+
+// newActiveActiveLab starts the lab of configs/active-active/dir and
+// waits until each host holds its own VIP and no other.
+func newActiveActiveLab(t *testing.T, dir string) *activeActiveLab {
+	t.Helper()
+	n := map[string]int{"two": 2, "three": 3}[dir]
+	var names []string
+	aa := &activeActiveLab{}
+	for i := 1; i <= n; i++ {
+		names = append(names, fmt.Sprintf("lb%d", i))
+		aa.vips = append(aa.vips, fmt.Sprintf("10.77.0.%d", 100+i))
+	}
+	l := newLabPrefixed(t, "qa", append(names, "web1", "web2", "client")...)
+	for _, name := range names {
+		aa.lbs = append(aa.lbs, l.hosts[name])
+	}
+	aa.webs = []*host{l.hosts["web1"], l.hosts["web2"]}
+	aa.client = l.hosts["client"]
+	for _, w := range aa.webs {
+		w.start(t, backendBin, "-name", w.name, "-listen", w.ip+":8180")
+	}
+	aa.watch = newAddrWatch(t, aa.lbs, aa.vips)
+	ca := newTestCA(t)
+	tmp := t.TempDir()
+	cert := ca.pair(t, tmp, "www", leafSpec{cn: "www.example.com"})
+	for i, h := range aa.lbs {
+		cfg, accessLog := activeActiveLabConfig(t, dir, i+1, aa.vips, aa.webs, cert, filepath.Join(tmp, h.name))
+		aa.logs = append(aa.logs, accessLog)
+		aa.proxies = append(aa.proxies, h.start(t, quillBin, "run", "-c", cfg))
+		admin := h.httpClient(time.Second)
+		eventually(t, 20*time.Second, func() bool {
+			code, _, err := get(admin, "http://127.0.0.1:9090/healthz")
+			return err == nil && code == 200
+		})
+		s := &sidecar{proc: h.start(t, vrrpBin, "vrrp", "-c", cfg), host: h}
+		t.Cleanup(func() { s.stop(t) })
+		aa.sidecars = append(aa.sidecars, s.proc)
+	}
+	// Each host ends up with its own VIP only (one started first takes
+	// them all for a moment; the others preempt theirs).
+	eventually(t, 10*time.Second, func() bool {
+		for i, h := range aa.lbs {
+			for j, v := range aa.vips {
+				if aa.watch.has(h, v) != (i == j) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	return aa
+}
+
+// activeActiveLabConfig is configs/active-active/DIR/lbN.toml with the
+// lab's addresses, its files in files, 100ms adverts, and the HTTP VIP serving
 // (not redirecting) so that plain requests reach the pools; a route
 // /ip/ to a pool with ip stickiness on the same servers is added. It
 // returns the file and its access log.
-func activeActiveLabConfig(t *testing.T, n int, vips []string, webs []*host, cert certPair, dir string) (path, accessLog string) {
+func activeActiveLabConfig(t *testing.T, dir string, n int, vips []string, webs []*host, cert certPair, files string) (path, accessLog string) {
 	t.Helper()
-	src, err := os.ReadFile(fmt.Sprintf("../configs/active-active/three/lb%d.toml", n))
+	src, err := os.ReadFile(fmt.Sprintf("../configs/active-active/%s/lb%d.toml", dir, n))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(files, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	accessLog = filepath.Join(dir, "access.log")
+	accessLog = filepath.Join(files, "access.log")
 	replace := []string{
-		`"/run/quill/quill.pid"`, fmt.Sprintf("%q", filepath.Join(dir, "quill.pid")),
+		`"/run/quill/quill.pid"`, fmt.Sprintf("%q", filepath.Join(files, "quill.pid")),
 		`"/var/log/quill/access.log"`, fmt.Sprintf("%q", accessLog),
 		`"/etc/quill/www.pem"`, fmt.Sprintf("%q", cert.cert),
 		`"/etc/quill/www.key"`, fmt.Sprintf("%q", cert.key),
@@ -331,7 +463,7 @@ pool = "byip"
   [[pools.byip.servers]]
   address = "%s:8180"
 `, webs[0].ip, webs[1].ip)
-	path = filepath.Join(dir, "quill.toml")
+	path = filepath.Join(files, "quill.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,8 @@ import (
 // the README's "Active-active" says they are. With N hosts there are N
 // VIPs; host i is the master of VIP i (the highest priority of its
 // instance) and every host holds a distinct priority for every VIP, so the
-// order in which survivors take a dead host's VIP is fixed; a master whose
+// order in which survivors take a dead host's VIP is fixed, and the first
+// of them is the next host, so that each VIP goes to another; a master whose
 // proxy fails drops below every healthy backup; every host listens on
 // every VIP; and the files differ in nothing but the VRRP priorities, so
 // the secret (cookie tokens) and the pools (rendezvous hashing) are the
@@ -102,6 +103,13 @@ func TestActiveActiveProblemsFindsBreaches(t *testing.T) {
 			}
 			return src
 		}, "www2 (192.168.0.4/24): the master is lb1, want lb2"},
+		{"one survivor first for two VIPs", func(host int, src string) string {
+			// lb3 outbids lb2 for lb1's VIP, and is first for lb2's already.
+			if host == 3 {
+				return strings.Replace(src, "priority = 50 ", "priority = 120", 1)
+			}
+			return src
+		}, "www1 (192.168.0.3/24): the first backup is lb3, want lb2"},
 		{"two hosts with one priority", func(host int, src string) string {
 			if host == 3 {
 				return strings.Replace(src, "priority = 50 ", "priority = 100", 1)
@@ -168,6 +176,17 @@ func activeActiveProblems(cfgs []*config.Config) []string {
 		}
 		if master != k {
 			bad("%s (%s): the master is lb%d, want lb%d", in.Name, in.Addresses[0], master+1, k+1)
+		}
+		// The first backup of VIP k is the next host, so that each host's
+		// VIP goes to a different survivor.
+		next, second := (k+1)%n, -1
+		for i, cfg := range cfgs {
+			if i != master && (second < 0 || cfg.VRRP.Instances[k].Priority > cfgs[second].VRRP.Instances[k].Priority) {
+				second = i
+			}
+		}
+		if second != next {
+			bad("%s (%s): the first backup is lb%d, want lb%d", in.Name, in.Addresses[0], second+1, next+1)
 		}
 		top := cfgs[master].VRRP.Instances[k]
 		if top.TrackURL == "" || top.Priority-top.TrackWeight >= lowest {
