@@ -248,7 +248,8 @@ func TestActiveActiveThreeHosts(t *testing.T) {
 // pinned to web1 to web2 with a new cookie, which lb1 then honours too;
 // lb2 places an ip client of web1 on web2 while lb1 keeps it on web1.
 // Once lb2 sees web1 again, its table still sends that client to web2,
-// and a client it has never seen goes to web1 on both hosts.
+// and a client it has never seen goes to web1 on both hosts. A server put
+// in maint through lb1's admin API is in maint on lb1 only.
 func TestActiveActiveHealthViews(t *testing.T) {
 	aa := newActiveActiveLab(t, "two")
 	lb2, web1, client := aa.lbs[1], aa.webs[0], aa.client
@@ -342,7 +343,31 @@ func TestActiveActiveHealthViews(t *testing.T) {
 	want("ip client through lb2 once web1 is back", ask(vip2, ipClient, "/ip/", nil), "web2", false)
 	want("ip client through lb1 once web1 is back", ask(vip1, ipClient, "/ip/", nil), "web1", false)
 	want("cookie client through lb2 once web1 is back", ask(vip2, "", "/", jar), "web2", false)
+	want("cookie client through lb1 once web1 is back", ask(vip1, "", "/", jar), "web2", false)
 	want("ip client lb2 never saw, through lb2", ask(vip2, unseen, "/ip/", nil), "web1", false)
+
+	// A run-time change reaches only the host that receives it.
+	api := aa.lbs[0].httpClient(time.Second)
+	resp, err := api.Post("http://127.0.0.1:9090/api/servers/byip/"+web1.ip+":8180?state=maint", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("maint on lb1: %s", resp.Status)
+	}
+	for i, h := range aa.lbs {
+		_, body, err := get(h.httpClient(time.Second), "http://127.0.0.1:9090/api/servers")
+		var servers []struct{ Pool, Address, State string }
+		if err != nil || json.Unmarshal([]byte(body), &servers) != nil {
+			t.Fatalf("lb%d: /api/servers: %v %q", i+1, err, body)
+		}
+		for _, s := range servers {
+			if s.Pool == "byip" && s.Address == web1.ip+":8180" && (s.State == "maint") != (i == 0) {
+				t.Errorf("lb%d: web1 in pool byip is %q after maint on lb1", i+1, s.State)
+			}
+		}
+	}
 }
 
 // activeActiveLab is configs/active-active/DIR/ run in network
