@@ -26,7 +26,7 @@ import (
 // put in), in front of two web servers; lbN is master of VIP N. A client
 // spread over the three VIPs is answered by all three hosts; cookie- and
 // ip-sticky clients keep their server through every VIP. lb1 dies (its
-// processes killed, its link down): a survivor takes VIP 1 within the
+// link down, its processes killed): a survivor takes VIP 1 within the
 // master-down interval, the other VIPs lose nothing, and the sticky
 // clients still keep their servers. Meanwhile each VIP gets 20 requests a
 // second, and the test prints what failed (`-short` runs 8 s instead of
@@ -136,6 +136,7 @@ func TestActiveActiveThreeHosts(t *testing.T) {
 		sent time.Time
 		wait time.Duration
 		ok   bool
+		why  string // of a failure: the error or the status
 	}
 	results := make([][]result, len(vips))
 	var mu sync.Mutex
@@ -157,8 +158,14 @@ func TestActiveActiveThreeHosts(t *testing.T) {
 					defer reqs.Done()
 					sent := time.Now()
 					code, _, err := get(c, fmt.Sprintf("http://www.example.com/load/vip%d/%d", j+1, n))
+					r := result{sent: sent, wait: time.Since(sent), ok: err == nil && code == 200}
+					if err != nil {
+						r.why = err.Error()
+					} else if !r.ok {
+						r.why = fmt.Sprintf("status %d", code)
+					}
 					mu.Lock()
-					results[j] = append(results[j], result{sent, time.Since(sent), err == nil && code == 200})
+					results[j] = append(results[j], r)
 					mu.Unlock()
 				}()
 			}
@@ -166,15 +173,18 @@ func TestActiveActiveThreeHosts(t *testing.T) {
 		}()
 	}
 
-	// lb1 dies as a host does: its processes killed (no resignation), its
-	// link down (its kernel answers nothing more, not even a reset).
-	time.Sleep(time.Until(loadStart.Add(killAt)))
-	tKill := time.Now()
-	sidecars[0].kill()
-	proxies[0].kill()
+	// lb1 dies as a crashed host does: it drops off the network at once
+	// (its link down: no advert, no answer, not even a reset), and its
+	// processes are killed. Killing them first would leave its kernel a
+	// few milliseconds to accept connections and then reset them, and
+	// its VIP behind on a live interface.
 	nh := lbs[0].handle()
 	defer nh.Close()
+	time.Sleep(time.Until(loadStart.Add(killAt)))
+	tKill := time.Now()
 	lbs[0].setLink(nh, false)
+	sidecars[0].kill()
+	proxies[0].kill()
 	// lb2 (priority 100 for VIP 1) outranks lb3 (50).
 	masterDown := 3*adv + skew(100, adv)
 	moved, ok := watch.added(lbs[1], vips[0], tKill, 5*time.Second)
@@ -211,6 +221,7 @@ func TestActiveActiveThreeHosts(t *testing.T) {
 		var failed, waited int
 		var longest time.Duration
 		var first, last time.Time
+		var whys []string
 		for _, r := range rs {
 			longest = max(longest, r.wait)
 			if r.ok && r.wait < retransmitted {
@@ -218,16 +229,19 @@ func TestActiveActiveThreeHosts(t *testing.T) {
 			}
 			if !r.ok {
 				failed++
+				whys = append(whys, fmt.Sprintf("sent %s after the kill: %s", r.sent.Sub(tKill).Round(time.Millisecond), r.why))
 				if j == 0 && r.sent.After(moved.Add(time.Second)) {
 					t.Errorf("VIP 1: a request sent %s after the VIP moved to lb2 failed", r.sent.Sub(moved).Round(time.Millisecond))
 				}
 			} else {
 				waited++
 			}
-			if first.IsZero() {
+			if first.IsZero() || r.sent.Before(first) {
 				first = r.sent
 			}
-			last = r.sent
+			if r.sent.After(last) {
+				last = r.sent
+			}
 		}
 		window := "none"
 		if !first.IsZero() {
@@ -235,6 +249,9 @@ func TestActiveActiveThreeHosts(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "VIP %d (%s): %d requests, %d failed, %d answered after a retransmission (≥ 1 s); those: %s; longest wait %s\n",
 			j+1, vips[j], len(rs), failed, waited, window, longest.Round(time.Millisecond))
+		for _, why := range whys {
+			fmt.Fprintf(&b, "  failed: %s\n", why)
+		}
 		if j > 0 && failed > 0 {
 			t.Errorf("VIP %d, whose host lives, lost %d requests", j+1, failed)
 		}
