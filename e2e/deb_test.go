@@ -77,6 +77,7 @@ func TestDebianPackage(t *testing.T) {
 			{"/usr/share/man/man5/quill-toml.5.gz", 0o644, "root", ""},
 			{"/usr/share/doc/quill/README.md", 0o644, "root", "## Install"},
 			{"/usr/share/doc/quill/examples/quickstart.toml", 0o644, "root", "[pools.app]"},
+			{"/usr/share/doc/quill/examples/active-active/three/lb3.toml", 0o644, "root", "[[vrrp.instances]]"},
 			{"/var/log/quill", fs.ModeDir | 0o750, "quill", ""},
 			{"/var/lib/quill", fs.ModeDir | 0o750, "quill", ""},
 		} {

@@ -76,10 +76,17 @@ type addrEvent struct {
 // the last one is often the client.
 func newLab(t *testing.T, names ...string) *lab {
 	t.Helper()
+	return newLabPrefixed(t, "qv", names...)
+}
+
+// newLabPrefixed is newLab with the namespaces' names starting with
+// prefix, which tells one group of tests' namespaces from another's.
+func newLabPrefixed(t *testing.T, prefix string, names ...string) *lab {
+	t.Helper()
 	requireRoot(t)
 	var rnd [3]byte
 	rand.Read(rnd[:])
-	l := &lab{t: t, prefix: "qv" + hex.EncodeToString(rnd[:]), hosts: map[string]*host{}}
+	l := &lab{t: t, prefix: prefix + hex.EncodeToString(rnd[:]), hosts: map[string]*host{}}
 	l.bridge = l.prefix + "-br"
 	t.Cleanup(l.destroy)
 	l.ip("netns", "add", l.bridge)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"quill/config"
+	"quill/tlsterm"
 )
 
 // unitDirs reads the directories a systemd unit lets its service write:
@@ -85,7 +86,12 @@ func TestExamplesPassCheckUnderTheUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	examples = append(examples, more...)
-	if len(examples) < 4 {
+	nested, err := filepath.Glob("../../configs/*/*/*.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples = append(examples, nested...)
+	if len(examples) < 9 {
 		t.Fatalf("found only %q", examples)
 	}
 	for _, path := range examples {
@@ -115,11 +121,45 @@ func TestExamplesPassCheckUnderTheUnit(t *testing.T) {
 				}
 				moved = strings.ReplaceAll(moved, `"`+d+`/`, `"`+filepath.Join(root, d)+`/`)
 			}
+			// Certificate files are the operator's, in /etc/quill: made here.
+			if strings.Contains(moved, `"/etc/quill/`) {
+				moved = strings.ReplaceAll(moved, `"/etc/quill/`, `"`+filepath.Join(root, "etc/quill")+`/`)
+				writeCertificates(t, cfg, root)
+			}
 			file := writeConfig(t, root, filepath.Base(path), moved)
 			if code, _, stderr := runQuill(t, "check", file); code != 0 {
 				t.Fatalf("quill check: exit %d\n%s", code, stderr)
 			}
 		})
+	}
+}
+
+// writeCertificates writes a self-signed certificate and key, under root,
+// for each certificate file of cfg in /etc/quill.
+func writeCertificates(t *testing.T, cfg *config.Config, root string) {
+	t.Helper()
+	certPEM, keyPEM, _, err := tlsterm.SelfSigned([]string{"www.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range cfg.VIPs {
+		if v.TLS == nil {
+			continue
+		}
+		for _, c := range v.TLS.Certificates {
+			for path, pem := range map[string][]byte{c.Cert: certPEM, c.Key: keyPEM} {
+				if !strings.HasPrefix(path, "/etc/quill/") {
+					t.Fatalf("certificate file %s outside /etc/quill", path)
+				}
+				at := filepath.Join(root, path)
+				if err := os.MkdirAll(filepath.Dir(at), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(at, pem, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	}
 }
 

@@ -73,6 +73,10 @@ install -D -m 0644 "$here/copyright" "$doc/copyright"
 install -d "$doc/examples/two-node-ha"
 install -m 0644 configs/*.toml "$doc/examples/"
 install -m 0644 configs/two-node-ha/*.toml "$doc/examples/two-node-ha/"
+for set in two three; do
+	install -d "$doc/examples/active-active/$set"
+	install -m 0644 configs/active-active/$set/*.toml "$doc/examples/active-active/$set/"
+done
 
 install -d "$pkg/DEBIAN"
 install -m 0644 "$here/conffiles" "$pkg/DEBIAN/conffiles"
