@@ -43,6 +43,11 @@ type instance struct {
 	link     netlink.Link
 	v6       bool
 	group    netip.Addr
+	// unicast: adverts go to peers, and only theirs are heard.
+	unicast  bool
+	peers    []netip.Addr
+	dests    []netip.Addr // where adverts go: the group, or the peers
+	fixedSrc netip.Addr   // unicast_source, when configured
 	vips     []netip.Prefix
 	addrs    []netip.Addr // the virtual addresses as adverts carry them
 	set      *vipSet
@@ -65,7 +70,7 @@ type instance struct {
 	sent, recvd prometheus.Counter
 	advPrio     int        // the priority advBytes holds; -1: none
 	advSrc      netip.Addr // the source advBytes was computed for
-	advBytes    []byte
+	advBytes    [][]byte   // per destination: the VRRPv3 checksum covers it
 	carpOut     [carpLen]byte
 	txMAC       *carpMAC   // run goroutine
 	rxMAC       *carpMAC   // receive goroutine
@@ -137,6 +142,26 @@ func setup(c config.VRRPInstance, log *zap.Logger, met *metrics) (*instance, err
 	if in.v6 {
 		in.group = GroupV6
 	}
+	for _, s := range c.UnicastPeers {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("unicast_peers: %w", err)
+		}
+		in.peers = append(in.peers, ip.Unmap())
+	}
+	in.unicast = len(in.peers) > 0
+	in.dests = []netip.Addr{in.group}
+	if in.unicast {
+		in.dests = in.peers
+	}
+	if c.UnicastSource != "" {
+		ip, err := netip.ParseAddr(c.UnicastSource)
+		if err != nil {
+			return nil, fmt.Errorf("unicast_source: %w", err)
+		}
+		in.fixedSrc = ip.Unmap()
+	}
+	in.advBytes = make([][]byte, len(in.dests))
 	if in.kind == VRRPv2 && c.Password != "" {
 		in.authType, in.authData = AuthText, AuthPassword(c.Password)
 	}
@@ -160,11 +185,16 @@ func setup(c config.VRRPInstance, log *zap.Logger, met *metrics) (*instance, err
 		}
 		in.track.setLink(name, linkUp(l.Attrs()))
 	}
-	src, err := primaryAddr(in.link, in.v6, in.vips)
+	src, err := in.lookupSource()
 	if err != nil {
 		return nil, err
 	}
 	in.src.Store(&src)
+	if in.unicast {
+		if err := checkPeersAreNotOwn(in.link, in.v6, in.peers); err != nil {
+			return nil, err
+		}
+	}
 
 	in.set = newVIPSet(in.link, in.vips)
 	if c.Priority == 255 {
@@ -183,9 +213,9 @@ func setup(c config.VRRPInstance, log *zap.Logger, met *metrics) (*instance, err
 	}
 
 	if in.v6 {
-		in.conn, err = listen6(in.ifi)
+		in.conn, err = listen6(in.ifi, in.unicast)
 	} else {
-		in.conn, err = listen4(in.ifi, in.kind == CARP)
+		in.conn, err = listen4(in.ifi, in.kind == CARP, in.unicast)
 	}
 	if err != nil {
 		return nil, err
@@ -326,6 +356,14 @@ func (in *instance) linkChanged(name string, up bool) {
 // source is the address adverts leave from.
 func (in *instance) source() netip.Addr { return *in.src.Load() }
 
+// lookupSource finds the advert source on the interface now.
+func (in *instance) lookupSource() (netip.Addr, error) {
+	if in.unicast {
+		return unicastSource(in.link, in.v6, in.vips, in.fixedSrc)
+	}
+	return primaryAddr(in.link, in.v6, in.vips)
+}
+
 // refreshSource looks the source address up again now and then (a DHCP
 // renewal may change it), away from the run goroutine: netlink allocates.
 func (in *instance) refreshSource(ctx context.Context) {
@@ -337,7 +375,7 @@ func (in *instance) refreshSource(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if src, err := primaryAddr(in.link, in.v6, in.vips); err == nil && src != in.source() {
+		if src, err := in.lookupSource(); err == nil && src != in.source() {
 			in.log.Info("advert source address changed", zap.Stringer("from", in.src.Load()), zap.Stringer("to", src))
 			in.src.Store(&src)
 		}
@@ -372,27 +410,30 @@ func (in *instance) advertWaiting() bool {
 	return false
 }
 
-// Advertise sends one advert (Effects).
+// Advertise sends one advert (Effects): to the group, or to each unicast
+// peer.
 func (in *instance) Advertise(prio uint8) {
 	src := in.source()
-	b, err := in.advert(prio, src)
-	if err == nil {
-		err = in.conn.send(b, src)
-	}
-	if err != nil {
-		in.met.sendErrors.WithLabelValues(in.name).Inc()
-		if in.limit.allow("send", 10*time.Second) {
-			in.log.Warn("could not send an advert", zap.Error(err))
+	for i, dst := range in.dests {
+		b, err := in.advert(prio, src, i)
+		if err == nil {
+			err = in.conn.send(b, src, dst)
 		}
-		return
+		if err != nil {
+			in.met.sendErrors.WithLabelValues(in.name).Inc()
+			if in.limit.allow("send", 10*time.Second) {
+				in.log.Warn("could not send an advert", zap.Stringer("to", dst), zap.Error(err))
+			}
+			continue
+		}
+		in.sent.Inc()
 	}
-	in.sent.Inc()
 }
 
-// advert encodes an advert, from a cache for VRRP (it only changes with
-// the priority or the source) and into a kept buffer for CARP (its
-// counter changes every time).
-func (in *instance) advert(prio uint8, src netip.Addr) ([]byte, error) {
+// advert encodes an advert to in.dests[dest], from a cache for VRRP (it
+// only changes with the priority or the source) and into a kept buffer
+// for CARP (its counter changes every time).
+func (in *instance) advert(prio uint8, src netip.Addr, dest int) ([]byte, error) {
 	if in.kind == CARP {
 		base, skew := carpFields(prio, in.interval)
 		c := CARPAdvert{VHID: uint8(in.cfg.VRID), AdvBase: base, AdvSkew: skew, Counter: in.counter}
@@ -402,7 +443,7 @@ func (in *instance) advert(prio uint8, src netip.Addr) ([]byte, error) {
 		return in.carpOut[:], nil
 	}
 	if int(prio) == in.advPrio && src == in.advSrc {
-		return in.advBytes, nil
+		return in.advBytes[dest], nil
 	}
 	a := &Advert{Version: uint8(in.kind), VRID: uint8(in.cfg.VRID), Priority: prio, Interval: in.interval,
 		AuthType: in.authType, AuthData: in.authData, Addresses: in.addrs}
@@ -410,12 +451,18 @@ func (in *instance) advert(prio uint8, src netip.Addr) ([]byte, error) {
 	if in.v6 {
 		checksumSrc = netip.Addr{} // the kernel fills the checksum
 	}
-	b, err := a.Marshal(checksumSrc, in.group)
-	if err != nil {
-		return nil, err
+	for i, dst := range in.dests {
+		// A unicast VRRPv3 advert's checksum covers the peer's address,
+		// as keepalived's does (1.3.6 and earlier put the group there).
+		b, err := a.Marshal(checksumSrc, dst)
+		if err != nil {
+			in.advPrio = -1
+			return nil, err
+		}
+		in.advBytes[i] = b
 	}
-	in.advPrio, in.advSrc, in.advBytes = int(prio), src, b
-	return b, nil
+	in.advPrio, in.advSrc = int(prio), src
+	return in.advBytes[dest], nil
 }
 
 // Acquire adds the virtual addresses and announces them (Effects).
