@@ -197,20 +197,6 @@ func setup(c config.VRRPInstance, log *zap.Logger, met *metrics) (*instance, err
 	}
 
 	in.set = newVIPSet(in.link, in.vips)
-	if c.Priority == 255 {
-		// The address owner's addresses are its own: leave them, now and at exit.
-		if n, _ := in.set.keepPresent(); n > 0 {
-			in.log.Info("address owner: the virtual addresses already on the interface are the host's own and stay", zap.Int("count", n))
-		}
-	} else {
-		removed, err := in.set.removeStale()
-		for _, a := range removed {
-			in.log.Warn("removed a virtual address left on the interface by an earlier run", zap.String("address", a), zap.String("interface", c.Interface))
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
 
 	if in.v6 {
 		in.conn, err = listen6(in.ifi, in.unicast)
@@ -239,9 +225,28 @@ func setup(c config.VRRPInstance, log *zap.Logger, met *metrics) (*instance, err
 		Name: c.Name, Interface: c.Interface, Protocol: in.kind.String(), VRID: c.VRID,
 		State: Initialize.String(), Priority: c.Priority, Addresses: c.Addresses, Since: time.Now(),
 	}
-	met.setState(c.Name, Initialize)
-	met.priority.WithLabelValues(c.Name).Set(float64(c.Priority))
 	return in, nil
+}
+
+// prepare readies the interface just before the instance runs (after the
+// instance it replaces, if any, has removed its addresses): the address
+// owner keeps the addresses there as its own; any other router removes
+// copies an earlier run killed with SIGKILL left behind.
+func (in *instance) prepare() error {
+	in.met.setState(in.name, Initialize)
+	in.met.priority.WithLabelValues(in.name).Set(float64(in.cfg.Priority))
+	if in.cfg.Priority == 255 {
+		// The address owner's addresses are its own: leave them, now and at exit.
+		if n, _ := in.set.keepPresent(); n > 0 {
+			in.log.Info("address owner: the virtual addresses already on the interface are the host's own and stay", zap.Int("count", n))
+		}
+		return nil
+	}
+	removed, err := in.set.removeStale()
+	for _, a := range removed {
+		in.log.Warn("removed a virtual address left on the interface by an earlier run", zap.String("address", a), zap.String("interface", in.cfg.Interface))
+	}
+	return err
 }
 
 // close releases what setup opened.
