@@ -57,6 +57,7 @@ type instance struct {
 	track    *tracker
 	notify   *notifier
 	heard    chan Heard
+	vipGone  chan struct{} // a virtual address may have been deleted from outside
 	limit    limiter
 	authType uint8
 	authData [8]byte
@@ -127,7 +128,7 @@ func setup(c config.VRRPInstance, log *zap.Logger, met *metrics) (*instance, err
 	in := &instance{
 		cfg: c, name: c.Name, kind: kindOf(c), interval: c.AdvertInterval.Duration, met: met,
 		log:   log.With(zap.String("instance", c.Name)),
-		heard: make(chan Heard, 64),
+		heard: make(chan Heard, 64), vipGone: make(chan struct{}, 1),
 	}
 	for _, a := range c.Addresses {
 		p, err := config.ParsePrefix(a)
@@ -281,6 +282,16 @@ func (in *instance) run(ctx context.Context) {
 		}
 	})
 	go in.refreshSource(children)
+	go watchRemovals(children, in.link.Attrs().Index, in.vips, func() {
+		select {
+		case in.vipGone <- struct{}{}:
+		default:
+		}
+	}, func(err error) {
+		if in.limit.allow("netlink addresses", time.Minute) {
+			in.log.Error("watching addresses", zap.Error(err))
+		}
+	})
 	if in.cfg.TrackURL != "" {
 		every := max(in.interval, 100*time.Millisecond)
 		target := in.cfg.TrackURL
@@ -330,6 +341,10 @@ func (in *instance) run(ctx context.Context) {
 			in.m.Receive(time.Now(), h)
 		case <-in.track.changed:
 			in.m.Observe(time.Now(), in.track.health())
+		case <-in.vipGone:
+			if in.m.State() == Master {
+				in.repair()
+			}
 		case <-wake:
 			in.retryAt = time.Time{}
 			now := time.Now()
@@ -490,6 +505,31 @@ func (in *instance) announce() {
 			}
 		}
 	}
+}
+
+// repair puts back virtual addresses deleted from outside (`ip addr del`)
+// while this router is master, and announces them again. The netlink
+// notice arrives at once, so the address is back well within an advert
+// interval, and nothing is polled while nobody touches the addresses.
+func (in *instance) repair() {
+	gone, err := in.set.missing()
+	if err != nil {
+		in.log.Error("could not list the interface's addresses", zap.Error(err))
+		return
+	}
+	if len(gone) == 0 {
+		return
+	}
+	names := make([]string, len(gone))
+	for i, p := range gone {
+		names[i] = p.String()
+	}
+	if err := in.set.add(); err != nil {
+		in.log.Error("a virtual address was removed from outside while master and could not be put back", zap.Strings("addresses", names), zap.Error(err))
+		return
+	}
+	in.log.Warn("a virtual address was removed from outside while master: put back", zap.Strings("addresses", names), zap.String("interface", in.cfg.Interface))
+	in.announce()
 }
 
 // Release removes the virtual addresses (Effects).

@@ -290,3 +290,74 @@ func checkPeersAreNotOwn(link netlink.Link, v6 bool, peers []netip.Addr) error {
 	}
 	return nil
 }
+
+// missing lists the virtual addresses this set should hold and the
+// interface does not have now.
+func (v *vipSet) missing() ([]netip.Prefix, error) {
+	have, err := v.present()
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Prefix
+	for _, p := range v.vips {
+		if !slices.ContainsFunc(have, func(a netlink.Addr) bool { return addrOf(a) == p.Addr() }) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// watchRemovals calls removed when an address of the link may have been
+// deleted: on every RTM_DELADDR for one of vips, and after each
+// (re)subscription, since a deletion may have gone unseen meanwhile. It
+// runs until ctx ends.
+func watchRemovals(ctx context.Context, linkIndex int, vips []netip.Prefix, removed func(), onError func(error)) {
+	ours := func(ip net.IP) bool {
+		a, _ := netip.AddrFromSlice(ip)
+		return slices.ContainsFunc(vips, func(p netip.Prefix) bool { return p.Addr() == a.Unmap() })
+	}
+	for ctx.Err() == nil {
+		ch := make(chan netlink.AddrUpdate, 64)
+		done := make(chan struct{})
+		failed := make(chan struct{}, 1)
+		err := netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{
+			ErrorCallback: func(err error) {
+				if ctx.Err() != nil {
+					return
+				}
+				onError(err)
+				select {
+				case failed <- struct{}{}:
+				default:
+				}
+			},
+		})
+		if err != nil {
+			onError(err)
+		} else {
+			removed()
+			func() {
+				defer close(done)
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-failed:
+						return
+					case u, ok := <-ch:
+						if !ok {
+							return
+						}
+						if !u.NewAddr && u.LinkIndex == linkIndex && ours(u.LinkAddress.IP) {
+							removed()
+						}
+					}
+				}
+			}()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
