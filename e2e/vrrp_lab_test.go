@@ -74,12 +74,16 @@ type addrEvent struct {
 
 // newLab creates the bridge and the hosts, host i (from 1) at 10.77.0.i;
 // the last one is often the client.
-func newLab(t *testing.T, names ...string) *lab {
+func newLab(t *testing.T, names ...string) *lab { return newLabPrefix(t, "qv", names...) }
+
+// newLabPrefix is newLab with namespaces named prefix+random+"-"+name, so
+// that the tests of one file can tell their namespaces from others'.
+func newLabPrefix(t *testing.T, prefix string, names ...string) *lab {
 	t.Helper()
 	requireRoot(t)
 	var rnd [3]byte
 	rand.Read(rnd[:])
-	l := &lab{t: t, prefix: "qv" + hex.EncodeToString(rnd[:]), hosts: map[string]*host{}}
+	l := &lab{t: t, prefix: prefix + hex.EncodeToString(rnd[:]), hosts: map[string]*host{}}
 	l.bridge = l.prefix + "-br"
 	t.Cleanup(l.destroy)
 	l.ip("netns", "add", l.bridge)
