@@ -109,3 +109,136 @@ func TestVRRPUnicastPair(t *testing.T) {
 		figure{"unicast quill↔quill, advert 100ms, SIGKILL master → VIP on backup", kill, fmt.Sprintf("3×0.1+skew = %.3f s", masterDown.Seconds())},
 	)
 }
+
+// quill and keepalived with unicast_peer elect one master on a segment
+// without multicast, both ways: VRRPv3 (100ms), VRRPv2 with PASS (1s),
+// and VRRPv3 over IPv6 (quill's default source there is its global
+// address, which keepalived's check_unicast_src accepts). keepalived's
+// adverts are captured from the wire; with QUILL_CAPTURE_VECTORS=FILE
+// they are appended to FILE in vrrp/testdata/adverts.txt's format.
+func TestVRRPUnicastKeepalived(t *testing.T) {
+	tests := []struct {
+		name     string
+		version  int
+		advert   time.Duration
+		password string
+		v6       bool
+	}{
+		{"v3", 3, 100 * time.Millisecond, "", false},
+		{"v2-pass", 2, time.Second, "s3cr3t", false},
+		{"ipv6", 3, 100 * time.Millisecond, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			adv := tt.advert
+			l := newLabPrefix(t, unicastPrefix, "a", "b")
+			a, b := l.hosts["a"], l.hosts["b"]
+			l.blockMulticast()
+			vipAddr, vipPrefix, srcA, srcB := vip, vipNet, a.ip, b.ip
+			if tt.v6 {
+				for _, h := range []*host{a, b} {
+					h.run("ip", "-6", "addr", "add", ip6Of(h)+"/64", "dev", "eth0", "nodad")
+				}
+				l.staticNeighbours()
+				vipAddr, vipPrefix, srcA, srcB = "fd77::100", "fd77::100/64", ip6Of(a), ip6Of(b)
+			}
+			has := func(h *host) bool { return h.hasAddr(vipAddr) }
+			// takeover is how long after since the VIP reached h: from the
+			// netlink event for IPv4, polled every 20ms for IPv6.
+			takeover := func(h *host, since time.Time) time.Duration {
+				if !tt.v6 {
+					return h.vipEvent(true, since, 3*time.Second).Sub(since)
+				}
+				eventually(t, 3*time.Second, func() bool { return has(h) })
+				return time.Since(since)
+			}
+			extra := ""
+			if tt.version == 2 {
+				// The source named, as keepalived's unicast_src_ip.
+				extra = "version = 2\npassword = \"" + tt.password + "\"\nunicast_source = \"" + srcA + "\""
+			}
+			quillCfg := func(prio int) string {
+				return strings.Replace(unicastConfig(prio, adv.String(), []string{srcB}, extra), vipNet, vipPrefix, 1)
+			}
+			kaAdvert := "1"
+			if adv < time.Second {
+				kaAdvert = "0.1"
+			}
+			kaConf := keepalivedUnicast(strings.Replace(keepalivedConf(tt.version, 100, kaAdvert, tt.password), vipNet, vipPrefix, 1), srcB, srcA)
+			sn := l.sniff()
+
+			// quill 150, keepalived 100: quill is master.
+			ka := b.startKeepalived(t, kaConf)
+			sa := a.startVRRP(t, quillCfg(150))
+			eventually(t, 3*adv+6*time.Second, func() bool { return has(a) })
+			time.Sleep(3 * adv)
+			if has(b) {
+				t.Fatalf("keepalived holds the VIP beside quill\n%s", ka.out.String())
+			}
+
+			// quill stops: keepalived takes over after its skew.
+			t1 := time.Now()
+			sa.signal(syscall.SIGTERM)
+			quillToKa := takeover(b, t1)
+			sa.wait(t, 5*time.Second)
+			if !strings.Contains(ka.out.String(), "Backup received priority 0 advertisement") {
+				t.Errorf("keepalived did not see quill's priority 0 advert\n%s", ka.out.String())
+			}
+
+			// quill back with priority 50: it stays backup under keepalived.
+			sa = a.startVRRP(t, quillCfg(50))
+			sa.waitLog(t, "INIT -> BACKUP", 3*time.Second)
+			time.Sleep(3*adv + 500*time.Millisecond)
+			if has(a) || !has(b) {
+				t.Fatalf("a (quill, priority 50) has the VIP %v, b (keepalived, 100) %v\n%s", has(a), has(b), sa.out.String())
+			}
+			if strings.Contains(sa.out.String(), "dropped a packet") {
+				t.Fatalf("quill dropped keepalived's adverts:\n%s", sa.out.String())
+			}
+
+			// keepalived stops: quill takes over after its skew.
+			t2 := time.Now()
+			ka.signal(syscall.SIGTERM)
+			kaToQuill := takeover(a, t2)
+			ka.stop(t)
+			sa.waitLog(t, "resigned (priority 0)", time.Second)
+			if kaToQuill > adv+skew(50, adv)+slack {
+				t.Errorf("keepalived stop: VIP on quill after %s", kaToQuill)
+			}
+			if quillToKa > adv+slack {
+				t.Errorf("quill stop: VIP on keepalived after %s", quillToKa)
+			}
+
+			// What keepalived sent: unicast to quill, from its source; no
+			// multicast from anyone.
+			var vectors []string
+			var kaFrames int
+			for _, f := range sn.frames(t1) {
+				if f.multicast || f.dst.IsMulticast() {
+					t.Fatalf("a multicast advert on the wire: %s -> %s", f.src, f.dst)
+				}
+				if f.src.String() != srcB {
+					continue
+				}
+				kaFrames++
+				if f.dst.String() != srcA {
+					t.Errorf("keepalived sent to %s, want %s", f.dst, srcA)
+				}
+				name := fmt.Sprintf("ka-unicast-%s-prio%d", tt.name, f.payload[2])
+				line := fmt.Sprintf("%-26s %-10s %-10s %x  # TTL %d", name, f.src, f.dst, f.payload, f.ttl)
+				if !strings.Contains(strings.Join(vectors, "\n"), name+" ") {
+					vectors = append(vectors, line)
+				}
+			}
+			if kaFrames == 0 {
+				t.Fatal("no advert from keepalived on the wire")
+			}
+			t.Logf("keepalived's unicast adverts:\n%s", strings.Join(vectors, "\n"))
+			saveVectors(t, vectors)
+			logFigures(t,
+				figure{"unicast quill 150 → keepalived 100, " + tt.name + " " + adv.String() + ", SIGTERM quill", quillToKa, "skew(100) = " + skew(100, adv).String()},
+				figure{"unicast keepalived 100 → quill 50, " + tt.name + " " + adv.String() + ", SIGTERM keepalived", kaToQuill, "skew(50) = " + skew(50, adv).String()},
+			)
+		})
+	}
+}
