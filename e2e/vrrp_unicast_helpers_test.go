@@ -82,33 +82,26 @@ func (h *host) startVRRPAt(t *testing.T, path, config string) *sidecar {
 }
 
 // reload rewrites the sidecar's config and sends HUP; it waits for the
-// reload's outcome in the log (the nth "reload" line) and returns it.
+// reload's outcome in the log ("reloaded" or "reload refused") and
+// returns that line.
 func (s *sidecar) reload(t *testing.T, path, config string) string {
 	t.Helper()
-	before := strings.Count(s.out.String(), `"reload`)
+	outcomes := func() []string {
+		var out []string
+		for _, l := range strings.Split(s.out.String(), "\n") {
+			if strings.Contains(l, "\treloaded\t") || strings.Contains(l, "\treload refused") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	before := len(outcomes())
 	if err := writeFile(path, config); err != nil {
 		t.Fatal(err)
 	}
 	s.signal(syscall.SIGHUP)
-	var line string
-	eventually(t, 10*time.Second, func() bool {
-		out := s.out.String()
-		if strings.Count(out, `"reload`) <= before {
-			return false
-		}
-		lines := strings.Split(out, "\n")
-		n := 0
-		for _, l := range lines {
-			if strings.Contains(l, `"reload`) {
-				n++
-				if n == before+1 {
-					line = l
-				}
-			}
-		}
-		return true
-	})
-	return line
+	eventually(t, 10*time.Second, func() bool { return len(outcomes()) > before })
+	return outcomes()[before]
 }
 
 // frame is one protocol-112 packet seen on the segment.
