@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -319,4 +321,36 @@ func roundAll(ds []time.Duration) string {
 		s = append(s, fmt.Sprintf("%.3f", d.Seconds()))
 	}
 	return strings.Join(s, " ")
+}
+
+// What can only be checked on the host is, when quill vrrp starts, with a
+// clear error: a unicast_source that is not on the interface, a peer that
+// is one of this host's own addresses.
+func TestVRRPUnicastClearErrors(t *testing.T) {
+	l := newLabPrefix(t, unicastPrefix, "a")
+	a := l.hosts["a"]
+	dir := t.TempDir()
+	tests := []struct {
+		name, cfg, want string
+	}{
+		{"source not on the interface", unicastConfig(100, "1s", []string{"10.77.0.2"}, `unicast_source = "10.77.0.9"`),
+			`unicast_source 10.77.0.9 is not an address of interface eth0 (it has: 10.77.0.1)`},
+		{"peer is this host", unicastConfig(100, "1s", []string{"10.77.0.2", "10.77.0.1"}, ""),
+			`unicast peer 10.77.0.1 is an address of this host's interface eth0`},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, fmt.Sprintf("%d.toml", i))
+			if err := writeFile(path, tt.cfg); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command("ip", "netns", "exec", a.ns, vrrpBin, "vrrp", "-c", path).CombinedOutput()
+			if err == nil {
+				t.Fatalf("exited 0:\n%s", out)
+			}
+			if !strings.Contains(string(out), tt.want) {
+				t.Fatalf("output lacks %q:\n%s", tt.want, out)
+			}
+		})
+	}
 }
