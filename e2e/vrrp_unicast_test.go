@@ -212,13 +212,17 @@ func TestVRRPUnicastKeepalived(t *testing.T) {
 				t.Errorf("quill stop: VIP on keepalived after %s", quillToKa)
 			}
 
-			// What keepalived sent: unicast to quill, from its source; no
+			// What keepalived sent: unicast to quill, from its source; what
+			// quill sent: unicast to keepalived with TTL / hop limit 255; no
 			// multicast from anyone.
 			var vectors []string
 			var kaFrames int
 			for _, f := range sn.frames(t1) {
 				if f.multicast || f.dst.IsMulticast() {
 					t.Fatalf("a multicast advert on the wire: %s -> %s", f.src, f.dst)
+				}
+				if f.src.String() == srcA && (f.ttl != 255 || f.dst.String() != srcB) {
+					t.Errorf("quill sent an advert to %s with TTL %d, want %s and 255", f.dst, f.ttl, srcB)
 				}
 				if f.src.String() != srcB {
 					continue
