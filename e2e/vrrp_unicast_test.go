@@ -32,6 +32,11 @@ func TestVRRPUnicastPair(t *testing.T) {
 	// multicast pair elects two masters.
 	mb, ma := b.startVRRP(t, vrrpConfig(100, "100ms", "")), a.startVRRP(t, vrrpConfig(150, "100ms", ""))
 	eventually(t, 5*time.Second, func() bool { return a.hasVIP() && b.hasVIP() })
+	// /proc/net/igmp lists 224.0.0.18 as 120000E0.
+	joined := func(h *host) bool { return strings.Contains(h.run("cat", "/proc/net/igmp"), "120000E0") }
+	if !joined(a) {
+		t.Fatal("the multicast sidecar did not join 224.0.0.18")
+	}
 	ma.stop(t)
 	mb.stop(t)
 
@@ -42,6 +47,9 @@ func TestVRRPUnicastPair(t *testing.T) {
 	time.Sleep(10 * adv)
 	if b.hasVIP() || !a.hasVIP() {
 		t.Fatalf("after the election: a has the VIP %v, b %v\na: %s\nb: %s", a.hasVIP(), b.hasVIP(), sa.out.String(), sb.out.String())
+	}
+	if joined(a) || joined(b) {
+		t.Error("a unicast sidecar joined 224.0.0.18")
 	}
 	if n := advertsReceived(t, b); n < 5 {
 		t.Fatalf("b received %v adverts from a", n)
