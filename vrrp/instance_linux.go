@@ -306,7 +306,7 @@ func (in *instance) run(ctx context.Context) {
 	}
 	in.log.Info("starting", zap.String("protocol", in.kind.String()), zap.Int("vrid", in.cfg.VRID), zap.Int("priority", in.cfg.Priority),
 		zap.Duration("advert_interval", in.interval), zap.Strings("addresses", in.cfg.Addresses), zap.String("interface", in.cfg.Interface),
-		zap.Stringer("source", in.src.Load()), zap.Bool("preempt", *in.cfg.Preempt), zap.Duration("debounce", in.cfg.Debounce.Duration))
+		zap.Stringer("source", in.src.Load()), zap.Stringers("to", in.dests), zap.Bool("preempt", *in.cfg.Preempt), zap.Duration("debounce", in.cfg.Debounce.Duration))
 	now := time.Now()
 	in.m.Observe(now, in.track.health())
 	in.m.Start(now)
