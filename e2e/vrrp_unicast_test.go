@@ -61,8 +61,8 @@ func TestVRRPUnicastPair(t *testing.T) {
 			continue
 		}
 		ucast++
-		if f.ttl != 255 {
-			t.Errorf("a unicast advert from %s with TTL %d, want 255", f.src, f.ttl)
+		if f.ttl != 255 || f.raw[15] != 0xc0 {
+			t.Errorf("a unicast advert from %s with TTL %d and TOS %#x, want 255 and 0xc0", f.src, f.ttl, f.raw[15])
 		}
 		if f.src.String() == a.ip && f.dst.String() != b.ip {
 			t.Errorf("a sent an advert to %s, not to its peer %s", f.dst, b.ip)
