@@ -233,18 +233,6 @@ func (s *Sidecar) Stop() {
 	s.log.Info("stopped: virtual addresses removed")
 }
 
-// Run runs the virtual routers until ctx ends (SIGTERM), then each master
-// resigns with priority 0 and every address quill added is removed.
-func Run(ctx context.Context, instances []config.VRRPInstance, log *zap.Logger) error {
-	s, err := Start(instances, log)
-	if err != nil {
-		return err
-	}
-	<-ctx.Done()
-	s.Stop()
-	return nil
-}
-
 // instances lists the running instances, in the file's order.
 func (s *Sidecar) instances() []*instance {
 	s.mu.Lock()

@@ -3,7 +3,6 @@
 package vrrp
 
 import (
-	"context"
 	"errors"
 
 	"go.uber.org/zap"
@@ -28,8 +27,3 @@ func (s *Sidecar) Reload(instances []config.VRRPInstance) (Changes, error) {
 
 // Stop needs Linux.
 func (s *Sidecar) Stop() {}
-
-// Run needs Linux.
-func Run(ctx context.Context, instances []config.VRRPInstance, log *zap.Logger) error {
-	return errLinuxOnly
-}
