@@ -507,31 +507,6 @@ func (in *instance) announce() {
 	}
 }
 
-// repair puts back virtual addresses deleted from outside (`ip addr del`)
-// while this router is master, and announces them again. The netlink
-// notice arrives at once, so the address is back well within an advert
-// interval, and nothing is polled while nobody touches the addresses.
-func (in *instance) repair() {
-	gone, err := in.set.missing()
-	if err != nil {
-		in.log.Error("could not list the interface's addresses", zap.Error(err))
-		return
-	}
-	if len(gone) == 0 {
-		return
-	}
-	names := make([]string, len(gone))
-	for i, p := range gone {
-		names[i] = p.String()
-	}
-	if err := in.set.add(); err != nil {
-		in.log.Error("a virtual address was removed from outside while master and could not be put back", zap.Strings("addresses", names), zap.Error(err))
-		return
-	}
-	in.log.Warn("a virtual address was removed from outside while master: put back", zap.Strings("addresses", names), zap.String("interface", in.cfg.Interface))
-	in.announce()
-}
-
 // Release removes the virtual addresses (Effects).
 func (in *instance) Release() {
 	in.announceAt = time.Time{}
