@@ -421,6 +421,7 @@ func (v *validator) vrrp(c *Config) {
 		case in.Protocol == ProtocolCARP && len(in.Addresses) != 1:
 			v.errorf(p+".addresses", "vrrp instance %q: CARP (as ucarp speaks it) carries exactly one address", label)
 		}
+		v.vrrpUnicast(p, label, in)
 		if in.TrackURL != "" {
 			if u, err := url.Parse(in.TrackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 				v.errorf(p+".track_url", "vrrp instance %q: track_url %q is not an http URL", label, in.TrackURL)

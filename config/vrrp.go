@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"net/netip"
+	"slices"
+	"time"
+)
 
 // VRRP holds the instances run by `quill vrrp`.
 type VRRP struct {
@@ -56,6 +60,15 @@ type VRRPInstance struct {
 	Notify string `toml:"notify"`
 	// Listen serves /metrics (Prometheus) and /status (JSON) on host:port.
 	Listen string `toml:"listen"`
+	// UnicastPeers, when set, sends adverts to each of these addresses
+	// instead of the multicast group, and accepts adverts only from them
+	// (keepalived's unicast_peer), for networks that drop multicast.
+	UnicastPeers []string `toml:"unicast_peers"`
+	// UnicastSource is the source address of unicast adverts (keepalived's
+	// unicast_src_ip); it must be on the interface. Default: the
+	// interface's primary address of the family (IPv6: its first global
+	// address, else its link-local one).
+	UnicastSource string `toml:"unicast_source"`
 }
 
 // SetDefaults fills in the keys of a [[vrrp.instances]] table the file
@@ -79,4 +92,72 @@ func (in *VRRPInstance) SetDefaults() {
 		in.TrackWeight = 100
 	}
 	in.Debounce.Duration = in.Debounce.Or(max(time.Second, 10*in.AdvertInterval.Duration))
+}
+
+// vrrpUnicast checks unicast_peers and unicast_source against the
+// instance's own addresses. Whether unicast_source is on the interface,
+// and whether a peer is one of this host's addresses, can only be told on
+// the host: `quill vrrp` checks that when it starts.
+func (v *validator) vrrpUnicast(p, label string, in *VRRPInstance) {
+	if len(in.UnicastPeers) == 0 {
+		if in.UnicastSource != "" {
+			v.errorf(p+".unicast_source", "vrrp instance %q: unicast_source needs unicast_peers (adverts go to the multicast group without them)", label)
+		}
+		return
+	}
+	if in.Protocol == ProtocolCARP {
+		v.errorf(p+".unicast_peers", "vrrp instance %q: CARP (as ucarp speaks it) has no unicast mode; remove unicast_peers", label)
+		return
+	}
+	// The instance's family and own addresses; a mixed or bad list is
+	// reported where addresses are checked.
+	var own []netip.Addr
+	families := map[bool]bool{}
+	for _, a := range in.Addresses {
+		if pfx, err := ParsePrefix(a); err == nil {
+			own = append(own, pfx.Addr())
+			families[pfx.Addr().Is6()] = true
+		}
+	}
+	family := func(ip netip.Addr) string {
+		if ip.Is6() {
+			return "IPv6"
+		}
+		return "IPv4"
+	}
+	check := func(key, what, s string) (netip.Addr, bool) {
+		ip, err := netip.ParseAddr(s)
+		if err != nil || ip.Zone() != "" {
+			v.errorf(p+"."+key, "vrrp instance %q: %s %q is not an IP address", label, what, s)
+			return netip.Addr{}, false
+		}
+		ip = ip.Unmap()
+		switch {
+		case !ip.IsGlobalUnicast() && !ip.IsLinkLocalUnicast():
+			v.errorf(p+"."+key, "vrrp instance %q: %s %s is not a unicast address", label, what, ip)
+		case len(families) == 1 && !families[ip.Is6()]:
+			v.errorf(p+"."+key, "vrrp instance %q: %s %s is %s, and the virtual addresses are not: adverts of one virtual router use one family", label, what, ip, family(ip))
+		case slices.Contains(own, ip):
+			v.errorf(p+"."+key, "vrrp instance %q: %s %s is one of the instance's own virtual addresses", label, what, ip)
+		default:
+			return ip, true
+		}
+		return netip.Addr{}, false
+	}
+	var source netip.Addr
+	if in.UnicastSource != "" {
+		source, _ = check("unicast_source", "unicast_source", in.UnicastSource)
+	}
+	seen := map[netip.Addr]bool{}
+	for _, s := range in.UnicastPeers {
+		ip, ok := check("unicast_peers", "unicast peer", s)
+		switch {
+		case !ok:
+		case ip == source:
+			v.errorf(p+".unicast_peers", "vrrp instance %q: unicast peer %s is this router's own unicast_source", label, ip)
+		case seen[ip]:
+			v.errorf(p+".unicast_peers", "vrrp instance %q: unicast peer %s appears twice", label, ip)
+		}
+		seen[ip] = true
+	}
 }

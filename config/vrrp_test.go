@@ -63,6 +63,19 @@ func TestVRRPErrors(t *testing.T) {
 		{"bad interface weight", "track_interface_weight = 300\naddresses = [\"10.0.0.4/24\"]\n", `track_interface_weight must be 0..254`},
 		{"bad debounce", "debounce = \"soon\"\naddresses = [\"10.0.0.4/24\"]\n", `debounce: "soon" is not a duration`},
 		{"bad tracked interface", "track_interfaces = [\"a b\"]\naddresses = [\"10.0.0.4/24\"]\n", `"a b" is not an interface name`},
+		{"unicast peer not an address", "addresses = [\"10.0.0.4/24\"]\nunicast_peers = [\"lb2\"]\n", `quill.toml:20: vrrp instance "x": unicast peer "lb2" is not an IP address`},
+		{"unicast peer a CIDR", "addresses = [\"10.0.0.4/24\"]\nunicast_peers = [\"10.0.0.2/24\"]\n", `unicast peer "10.0.0.2/24" is not an IP address`},
+		{"unicast peer of the wrong family", "addresses = [\"10.0.0.4/24\"]\nunicast_peers = [\"fd00::2\"]\n", `quill.toml:20: vrrp instance "x": unicast peer fd00::2 is IPv6, and the virtual addresses are not`},
+		{"unicast peer IPv4 for IPv6", "addresses = [\"fd00::4/64\"]\nunicast_peers = [\"10.0.0.2\"]\n", `unicast peer 10.0.0.2 is IPv4, and the virtual addresses are not`},
+		{"unicast peer is a VIP", "addresses = [\"10.0.0.4/24\"]\nunicast_peers = [\"10.0.0.4\"]\n", `unicast peer 10.0.0.4 is one of the instance's own virtual addresses`},
+		{"unicast peer is the source", "addresses = [\"10.0.0.4/24\"]\nunicast_source = \"10.0.0.1\"\nunicast_peers = [\"10.0.0.2\", \"10.0.0.1\"]\n", `quill.toml:21: vrrp instance "x": unicast peer 10.0.0.1 is this router's own unicast_source`},
+		{"unicast peer twice", "addresses = [\"10.0.0.4/24\"]\nunicast_peers = [\"10.0.0.2\", \"10.0.0.2\"]\n", `unicast peer 10.0.0.2 appears twice`},
+		{"unicast peer multicast", "addresses = [\"10.0.0.4/24\"]\nunicast_peers = [\"224.0.0.18\"]\n", `unicast peer 224.0.0.18 is not a unicast address`},
+		{"unicast peer loopback", "addresses = [\"10.0.0.4/24\"]\nunicast_peers = [\"127.0.0.1\"]\n", `unicast peer 127.0.0.1 is not a unicast address`},
+		{"unicast source without peers", "addresses = [\"10.0.0.4/24\"]\nunicast_source = \"10.0.0.1\"\n", `quill.toml:20: vrrp instance "x": unicast_source needs unicast_peers`},
+		{"unicast source of the wrong family", "addresses = [\"10.0.0.4/24\"]\nunicast_source = \"fd00::1\"\nunicast_peers = [\"10.0.0.2\"]\n", `quill.toml:20: vrrp instance "x": unicast_source fd00::1 is IPv6`},
+		{"unicast source is a VIP", "addresses = [\"10.0.0.4/24\"]\nunicast_source = \"10.0.0.4\"\nunicast_peers = [\"10.0.0.2\"]\n", `unicast_source 10.0.0.4 is one of the instance's own virtual addresses`},
+		{"unicast carp", "protocol = \"carp\"\npassword = \"pw\"\naddresses = [\"10.0.0.4/24\"]\nunicast_peers = [\"10.0.0.2\"]\n", `CARP (as ucarp speaks it) has no unicast mode`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,10 +89,14 @@ func TestVRRPErrors(t *testing.T) {
 			}
 		})
 	}
-	// Same VRID on another family or interface is fine.
+	// Same VRID on another family or interface is fine; so are unicast
+	// peers of the instance's family, with or without a source.
 	for _, extra := range []string{
 		"vrid = 51\naddresses = [\"fd00::3/64\"]\n",
 		"vrid = 51\ninterface = \"eth1\"\naddresses = [\"10.0.0.4/24\"]\n",
+		"vrid = 52\naddresses = [\"10.0.0.4/24\"]\nunicast_peers = [\"10.0.0.2\", \"192.168.7.2\"]\n",
+		"vrid = 52\naddresses = [\"10.0.0.4/24\"]\nunicast_source = \"10.0.0.1\"\nunicast_peers = [\"10.0.0.2\"]\n",
+		"vrid = 52\naddresses = [\"fd00::4/64\"]\nunicast_source = \"fd00::1\"\nunicast_peers = [\"fd00::2\", \"fe80::2\"]\n",
 	} {
 		src := vrrpBase + "\n[[vrrp.instances]]\nname = \"x\"\n"
 		if !strings.Contains(extra, "interface") {

@@ -74,7 +74,11 @@ type addrEvent struct {
 
 // newLab creates the bridge and the hosts, host i (from 1) at 10.77.0.i;
 // the last one is often the client.
-func newLab(t *testing.T, names ...string) *lab {
+func newLab(t *testing.T, names ...string) *lab { return newLabPrefix(t, "qv", names...) }
+
+// newLabPrefix is newLab with namespaces named prefix+random+"-"+name, so
+// that the tests of one file can tell their namespaces from others'.
+func newLabPrefix(t *testing.T, prefix string, names ...string) *lab {
 	t.Helper()
 	return newLabPrefixed(t, "qv", names...)
 }

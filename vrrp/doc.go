@@ -11,5 +11,5 @@
 //     health, with no I/O of its own;
 //   - the runtime (instance.go and the *_linux.go files): raw sockets,
 //     netlink, gratuitous ARP and neighbour advertisements, health tracking,
-//     notify scripts and metrics.
+//     notify scripts and metrics; reload.go decides what a HUP restarts.
 package vrrp

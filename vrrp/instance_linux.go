@@ -43,6 +43,11 @@ type instance struct {
 	link     netlink.Link
 	v6       bool
 	group    netip.Addr
+	// unicast: adverts go to peers, and only theirs are heard.
+	unicast  bool
+	peers    []netip.Addr
+	dests    []netip.Addr // where adverts go: the group, or the peers
+	fixedSrc netip.Addr   // unicast_source, when configured
 	vips     []netip.Prefix
 	addrs    []netip.Addr // the virtual addresses as adverts carry them
 	set      *vipSet
@@ -52,6 +57,7 @@ type instance struct {
 	track    *tracker
 	notify   *notifier
 	heard    chan Heard
+	vipGone  chan struct{} // a virtual address may have been deleted from outside
 	limit    limiter
 	authType uint8
 	authData [8]byte
@@ -65,7 +71,7 @@ type instance struct {
 	sent, recvd prometheus.Counter
 	advPrio     int        // the priority advBytes holds; -1: none
 	advSrc      netip.Addr // the source advBytes was computed for
-	advBytes    []byte
+	advBytes    [][]byte   // per destination: the VRRPv3 checksum covers it
 	carpOut     [carpLen]byte
 	txMAC       *carpMAC   // run goroutine
 	rxMAC       *carpMAC   // receive goroutine
@@ -122,7 +128,7 @@ func setup(c config.VRRPInstance, log *zap.Logger, met *metrics) (*instance, err
 	in := &instance{
 		cfg: c, name: c.Name, kind: kindOf(c), interval: c.AdvertInterval.Duration, met: met,
 		log:   log.With(zap.String("instance", c.Name)),
-		heard: make(chan Heard, 64),
+		heard: make(chan Heard, 64), vipGone: make(chan struct{}, 1),
 	}
 	for _, a := range c.Addresses {
 		p, err := config.ParsePrefix(a)
@@ -137,6 +143,26 @@ func setup(c config.VRRPInstance, log *zap.Logger, met *metrics) (*instance, err
 	if in.v6 {
 		in.group = GroupV6
 	}
+	for _, s := range c.UnicastPeers {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("unicast_peers: %w", err)
+		}
+		in.peers = append(in.peers, ip.Unmap())
+	}
+	in.unicast = len(in.peers) > 0
+	in.dests = []netip.Addr{in.group}
+	if in.unicast {
+		in.dests = in.peers
+	}
+	if c.UnicastSource != "" {
+		ip, err := netip.ParseAddr(c.UnicastSource)
+		if err != nil {
+			return nil, fmt.Errorf("unicast_source: %w", err)
+		}
+		in.fixedSrc = ip.Unmap()
+	}
+	in.advBytes = make([][]byte, len(in.dests))
 	if in.kind == VRRPv2 && c.Password != "" {
 		in.authType, in.authData = AuthText, AuthPassword(c.Password)
 	}
@@ -160,32 +186,23 @@ func setup(c config.VRRPInstance, log *zap.Logger, met *metrics) (*instance, err
 		}
 		in.track.setLink(name, linkUp(l.Attrs()))
 	}
-	src, err := primaryAddr(in.link, in.v6, in.vips)
+	src, err := in.lookupSource()
 	if err != nil {
 		return nil, err
 	}
 	in.src.Store(&src)
-
-	in.set = newVIPSet(in.link, in.vips)
-	if c.Priority == 255 {
-		// The address owner's addresses are its own: leave them, now and at exit.
-		if n, _ := in.set.keepPresent(); n > 0 {
-			in.log.Info("address owner: the virtual addresses already on the interface are the host's own and stay", zap.Int("count", n))
-		}
-	} else {
-		removed, err := in.set.removeStale()
-		for _, a := range removed {
-			in.log.Warn("removed a virtual address left on the interface by an earlier run", zap.String("address", a), zap.String("interface", c.Interface))
-		}
-		if err != nil {
+	if in.unicast {
+		if err := checkPeersAreNotOwn(in.link, in.v6, in.peers); err != nil {
 			return nil, err
 		}
 	}
 
+	in.set = newVIPSet(in.link, in.vips)
+
 	if in.v6 {
-		in.conn, err = listen6(in.ifi)
+		in.conn, err = listen6(in.ifi, in.unicast)
 	} else {
-		in.conn, err = listen4(in.ifi, in.kind == CARP)
+		in.conn, err = listen4(in.ifi, in.kind == CARP, in.unicast)
 	}
 	if err != nil {
 		return nil, err
@@ -209,9 +226,28 @@ func setup(c config.VRRPInstance, log *zap.Logger, met *metrics) (*instance, err
 		Name: c.Name, Interface: c.Interface, Protocol: in.kind.String(), VRID: c.VRID,
 		State: Initialize.String(), Priority: c.Priority, Addresses: c.Addresses, Since: time.Now(),
 	}
-	met.setState(c.Name, Initialize)
-	met.priority.WithLabelValues(c.Name).Set(float64(c.Priority))
 	return in, nil
+}
+
+// prepare readies the interface just before the instance runs (after the
+// instance it replaces, if any, has removed its addresses): the address
+// owner keeps the addresses there as its own; any other router removes
+// copies an earlier run killed with SIGKILL left behind.
+func (in *instance) prepare() error {
+	in.met.setState(in.name, Initialize)
+	in.met.priority.WithLabelValues(in.name).Set(float64(in.cfg.Priority))
+	if in.cfg.Priority == 255 {
+		// The address owner's addresses are its own: leave them, now and at exit.
+		if n, _ := in.set.keepPresent(); n > 0 {
+			in.log.Info("address owner: the virtual addresses already on the interface are the host's own and stay", zap.Int("count", n))
+		}
+		return nil
+	}
+	removed, err := in.set.removeStale()
+	for _, a := range removed {
+		in.log.Warn("removed a virtual address left on the interface by an earlier run", zap.String("address", a), zap.String("interface", in.cfg.Interface))
+	}
+	return err
 }
 
 // close releases what setup opened.
@@ -246,6 +282,16 @@ func (in *instance) run(ctx context.Context) {
 		}
 	})
 	go in.refreshSource(children)
+	go watchRemovals(children, in.link.Attrs().Index, in.vips, func() {
+		select {
+		case in.vipGone <- struct{}{}:
+		default:
+		}
+	}, func(err error) {
+		if in.limit.allow("netlink addresses", time.Minute) {
+			in.log.Error("watching addresses", zap.Error(err))
+		}
+	})
 	if in.cfg.TrackURL != "" {
 		every := max(in.interval, 100*time.Millisecond)
 		target := in.cfg.TrackURL
@@ -260,7 +306,7 @@ func (in *instance) run(ctx context.Context) {
 	}
 	in.log.Info("starting", zap.String("protocol", in.kind.String()), zap.Int("vrid", in.cfg.VRID), zap.Int("priority", in.cfg.Priority),
 		zap.Duration("advert_interval", in.interval), zap.Strings("addresses", in.cfg.Addresses), zap.String("interface", in.cfg.Interface),
-		zap.Stringer("source", in.src.Load()), zap.Bool("preempt", *in.cfg.Preempt), zap.Duration("debounce", in.cfg.Debounce.Duration))
+		zap.Stringer("source", in.src.Load()), zap.Stringers("to", in.dests), zap.Bool("preempt", *in.cfg.Preempt), zap.Duration("debounce", in.cfg.Debounce.Duration))
 	now := time.Now()
 	in.m.Observe(now, in.track.health())
 	in.m.Start(now)
@@ -295,6 +341,10 @@ func (in *instance) run(ctx context.Context) {
 			in.m.Receive(time.Now(), h)
 		case <-in.track.changed:
 			in.m.Observe(time.Now(), in.track.health())
+		case <-in.vipGone:
+			if in.m.State() == Master {
+				in.repair()
+			}
 		case <-wake:
 			in.retryAt = time.Time{}
 			now := time.Now()
@@ -326,6 +376,14 @@ func (in *instance) linkChanged(name string, up bool) {
 // source is the address adverts leave from.
 func (in *instance) source() netip.Addr { return *in.src.Load() }
 
+// lookupSource finds the advert source on the interface now.
+func (in *instance) lookupSource() (netip.Addr, error) {
+	if in.unicast {
+		return unicastSource(in.link, in.v6, in.vips, in.fixedSrc)
+	}
+	return primaryAddr(in.link, in.v6, in.vips)
+}
+
 // refreshSource looks the source address up again now and then (a DHCP
 // renewal may change it), away from the run goroutine: netlink allocates.
 func (in *instance) refreshSource(ctx context.Context) {
@@ -337,7 +395,7 @@ func (in *instance) refreshSource(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if src, err := primaryAddr(in.link, in.v6, in.vips); err == nil && src != in.source() {
+		if src, err := in.lookupSource(); err == nil && src != in.source() {
 			in.log.Info("advert source address changed", zap.Stringer("from", in.src.Load()), zap.Stringer("to", src))
 			in.src.Store(&src)
 		}
@@ -372,27 +430,30 @@ func (in *instance) advertWaiting() bool {
 	return false
 }
 
-// Advertise sends one advert (Effects).
+// Advertise sends one advert (Effects): to the group, or to each unicast
+// peer.
 func (in *instance) Advertise(prio uint8) {
 	src := in.source()
-	b, err := in.advert(prio, src)
-	if err == nil {
-		err = in.conn.send(b, src)
-	}
-	if err != nil {
-		in.met.sendErrors.WithLabelValues(in.name).Inc()
-		if in.limit.allow("send", 10*time.Second) {
-			in.log.Warn("could not send an advert", zap.Error(err))
+	for i, dst := range in.dests {
+		b, err := in.advert(prio, src, i)
+		if err == nil {
+			err = in.conn.send(b, src, dst)
 		}
-		return
+		if err != nil {
+			in.met.sendErrors.WithLabelValues(in.name).Inc()
+			if in.limit.allow("send", 10*time.Second) {
+				in.log.Warn("could not send an advert", zap.Stringer("to", dst), zap.Error(err))
+			}
+			continue
+		}
+		in.sent.Inc()
 	}
-	in.sent.Inc()
 }
 
-// advert encodes an advert, from a cache for VRRP (it only changes with
-// the priority or the source) and into a kept buffer for CARP (its
-// counter changes every time).
-func (in *instance) advert(prio uint8, src netip.Addr) ([]byte, error) {
+// advert encodes an advert to in.dests[dest], from a cache for VRRP (it
+// only changes with the priority or the source) and into a kept buffer
+// for CARP (its counter changes every time).
+func (in *instance) advert(prio uint8, src netip.Addr, dest int) ([]byte, error) {
 	if in.kind == CARP {
 		base, skew := carpFields(prio, in.interval)
 		c := CARPAdvert{VHID: uint8(in.cfg.VRID), AdvBase: base, AdvSkew: skew, Counter: in.counter}
@@ -402,7 +463,7 @@ func (in *instance) advert(prio uint8, src netip.Addr) ([]byte, error) {
 		return in.carpOut[:], nil
 	}
 	if int(prio) == in.advPrio && src == in.advSrc {
-		return in.advBytes, nil
+		return in.advBytes[dest], nil
 	}
 	a := &Advert{Version: uint8(in.kind), VRID: uint8(in.cfg.VRID), Priority: prio, Interval: in.interval,
 		AuthType: in.authType, AuthData: in.authData, Addresses: in.addrs}
@@ -410,12 +471,18 @@ func (in *instance) advert(prio uint8, src netip.Addr) ([]byte, error) {
 	if in.v6 {
 		checksumSrc = netip.Addr{} // the kernel fills the checksum
 	}
-	b, err := a.Marshal(checksumSrc, in.group)
-	if err != nil {
-		return nil, err
+	for i, dst := range in.dests {
+		// A unicast VRRPv3 advert's checksum covers the peer's address,
+		// as keepalived's does (1.3.6 and earlier put the group there).
+		b, err := a.Marshal(checksumSrc, dst)
+		if err != nil {
+			in.advPrio = -1
+			return nil, err
+		}
+		in.advBytes[i] = b
 	}
-	in.advPrio, in.advSrc, in.advBytes = int(prio), src, b
-	return b, nil
+	in.advPrio, in.advSrc = int(prio), src
+	return in.advBytes[dest], nil
 }
 
 // Acquire adds the virtual addresses and announces them (Effects).

@@ -75,3 +75,13 @@ func (m *metrics) setState(instance string, s State) {
 		m.state.WithLabelValues(instance, st.String()).Set(v)
 	}
 }
+
+// forget deletes the series of an instance a reload removed.
+func (m *metrics) forget(instance string) {
+	l := prometheus.Labels{"instance": instance}
+	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
+		m.state, m.priority, m.transitions, m.received, m.sent, m.sendErrors, m.dropped, m.conflicts, m.trackUp,
+	} {
+		v.DeletePartialMatch(l)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -233,4 +235,58 @@ func watchLinks(ctx context.Context, names []string, report func(name string, up
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// unicastSource is the source of unicast adverts: the configured
+// unicast_source, which must be one of the interface's addresses, or by
+// default the interface's primary address: for IPv4 as multicast uses,
+// for IPv6 its first global address (peers elsewhere on the network
+// cannot answer a link-local one), else its link-local address.
+func unicastSource(link netlink.Link, v6 bool, vips []netip.Prefix, configured netip.Addr) (netip.Addr, error) {
+	family := netlink.FAMILY_V4
+	if v6 {
+		family = netlink.FAMILY_V6
+	}
+	list, err := addrList(link, family)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if configured.IsValid() {
+		var have []string
+		for _, a := range list {
+			if addrOf(a) == configured {
+				return configured, nil
+			}
+			have = append(have, addrOf(a).String())
+		}
+		return netip.Addr{}, fmt.Errorf("unicast_source %s is not an address of interface %s (it has: %s)", configured, link.Attrs().Name, strings.Join(have, ", "))
+	}
+	if v6 {
+		for _, a := range list {
+			ip := addrOf(a)
+			if ip.IsGlobalUnicast() && !ip.IsLinkLocalUnicast() && !slices.ContainsFunc(vips, func(p netip.Prefix) bool { return p.Addr() == ip }) {
+				return ip, nil
+			}
+		}
+	}
+	return primaryAddr(link, v6, vips)
+}
+
+// checkPeersAreNotOwn refuses a unicast peer that is an address of this
+// host's interface: the adverts would go to this router itself.
+func checkPeersAreNotOwn(link netlink.Link, v6 bool, peers []netip.Addr) error {
+	family := netlink.FAMILY_V4
+	if v6 {
+		family = netlink.FAMILY_V6
+	}
+	list, err := addrList(link, family)
+	if err != nil {
+		return err
+	}
+	for _, a := range list {
+		if ip := addrOf(a); slices.Contains(peers, ip) {
+			return fmt.Errorf("unicast peer %s is an address of this host's interface %s: list the other routers' addresses", ip, link.Attrs().Name)
+		}
+	}
+	return nil
 }

@@ -65,13 +65,24 @@ func (in *instance) check(r received) (Heard, bool) {
 	if r.src == *in.src.Load() {
 		return Heard{}, false // our own, looped back
 	}
-	if r.ttl != 255 {
-		in.drop("ttl", r.src, fmt.Errorf("TTL %d, not 255: sent from beyond this segment", r.ttl))
-		return Heard{}, false
-	}
-	if r.dst != in.group {
-		in.drop("destination", r.src, fmt.Errorf("sent to %s, not %s", r.dst, in.group))
-		return Heard{}, false
+	if in.unicast {
+		// Only the configured peers are heard. The TTL is not checked,
+		// as keepalived does not in unicast mode: a peer may be beyond a
+		// router, and keepalived sends IPv6 unicast adverts with the
+		// kernel's default hop limit.
+		if !slices.Contains(in.peers, r.src) {
+			in.drop("peer", r.src, errors.New("not one of unicast_peers"))
+			return Heard{}, false
+		}
+	} else {
+		if r.ttl != 255 {
+			in.drop("ttl", r.src, fmt.Errorf("TTL %d, not 255: sent from beyond this segment", r.ttl))
+			return Heard{}, false
+		}
+		if r.dst != in.group {
+			in.drop("destination", r.src, fmt.Errorf("sent to %s, not %s", r.dst, in.group))
+			return Heard{}, false
+		}
 	}
 	var msg Message
 	if isCARP(r.payload) {
@@ -81,7 +92,13 @@ func (in *instance) check(r received) (Heard, bool) {
 		}
 		msg = &in.rxCARP
 	} else {
-		if err := in.rxAdvert.parse(r.payload, r.src, r.dst); err != nil {
+		err := in.rxAdvert.parse(r.payload, r.src, r.dst)
+		if err != nil && in.unicast && errors.Is(err, ErrChecksum) {
+			// keepalived 1.3.6 and earlier computed a unicast VRRPv3
+			// checksum over the multicast group as destination.
+			err = in.rxAdvert.parse(r.payload, r.src, in.group)
+		}
+		if err != nil {
 			in.drop(DropReason(err), r.src, err)
 			return Heard{}, false
 		}

@@ -26,6 +26,8 @@ func receiver(kind Kind, vrid int, password string, log *strings.Builder) *insta
 		in.txMAC, in.rxMAC = newCARPMAC(password), newCARPMAC(password)
 	}
 	in.advPrio = -1
+	in.dests = []netip.Addr{GroupV4}
+	in.advBytes = make([][]byte, 1)
 	own := netip.MustParseAddr("10.77.0.2")
 	in.src.Store(&own)
 	return in
@@ -141,8 +143,8 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 				t.Errorf("receive checks: %v allocations per advert", n)
 			}
 			src := netip.MustParseAddr("10.77.0.2")
-			in.advert(100, src)
-			if n := testing.AllocsPerRun(100, func() { in.advert(100, src) }); n != 0 {
+			in.advert(100, src, 0)
+			if n := testing.AllocsPerRun(100, func() { in.advert(100, src, 0) }); n != 0 {
 				t.Errorf("encoding an advert: %v allocations", n)
 			}
 		})

@@ -3,7 +3,6 @@
 package vrrp
 
 import (
-	"context"
 	"errors"
 
 	"go.uber.org/zap"
@@ -11,7 +10,20 @@ import (
 	"quill/config"
 )
 
-// Run needs Linux: raw sockets, netlink and packet sockets.
-func Run(ctx context.Context, instances []config.VRRPInstance, log *zap.Logger) error {
-	return errors.New("quill vrrp runs on Linux only")
+var errLinuxOnly = errors.New("quill vrrp runs on Linux only")
+
+// Sidecar needs Linux: raw sockets, netlink and packet sockets.
+type Sidecar struct{}
+
+// Start needs Linux.
+func Start(instances []config.VRRPInstance, log *zap.Logger) (*Sidecar, error) {
+	return nil, errLinuxOnly
 }
+
+// Reload needs Linux.
+func (s *Sidecar) Reload(instances []config.VRRPInstance) (Changes, error) {
+	return Changes{}, errLinuxOnly
+}
+
+// Stop needs Linux.
+func (s *Sidecar) Stop() {}

@@ -33,9 +33,10 @@ type received struct {
 
 // advertConn sends and receives protocol-112 packets on one interface.
 type advertConn interface {
-	// send writes one message from src to the group; IPv6 picks the
-	// link-local source itself and fills the checksum.
-	send(b []byte, src netip.Addr) error
+	// send writes one message from src to dst: the group, or a unicast
+	// peer. IPv6 fills the checksum, and to the group picks the link-local
+	// source itself.
+	send(b []byte, src, dst netip.Addr) error
 	recv(buf []byte) (received, error)
 	// pending tells whether a packet waits to be read.
 	pending() bool
@@ -100,7 +101,9 @@ type conn4 struct {
 	recvFn  func(fd uintptr) bool
 }
 
-func listen4(ifi *net.Interface, carp bool) (*conn4, error) {
+// listen4 opens the IPv4 socket; a unicast one joins no group, so that
+// only adverts sent to this host's own addresses arrive.
+func listen4(ifi *net.Interface, carp, unicast bool) (*conn4, error) {
 	pc, err := net.ListenPacket(fmt.Sprintf("ip4:%d", IPProto), "0.0.0.0")
 	if err != nil {
 		return nil, permissionHint(err, "raw IPv4 socket for protocol 112")
@@ -117,14 +120,16 @@ func listen4(ifi *net.Interface, carp bool) (*conn4, error) {
 	if err != nil {
 		return fail("raw IPv4 socket", err)
 	}
-	if err := raw.JoinGroup(ifi, &net.IPAddr{IP: GroupV4.AsSlice()}); err != nil {
-		return fail("join 224.0.0.18 on "+ifi.Name, err)
-	}
-	if err := raw.SetMulticastInterface(ifi); err != nil {
-		return fail("multicast interface", err)
-	}
-	if err := raw.SetMulticastLoopback(false); err != nil {
-		return fail("multicast loopback", err)
+	if !unicast {
+		if err := raw.JoinGroup(ifi, &net.IPAddr{IP: GroupV4.AsSlice()}); err != nil {
+			return fail("join 224.0.0.18 on "+ifi.Name, err)
+		}
+		if err := raw.SetMulticastInterface(ifi); err != nil {
+			return fail("multicast interface", err)
+		}
+		if err := raw.SetMulticastLoopback(false); err != nil {
+			return fail("multicast loopback", err)
+		}
 	}
 	rc, err := c.SyscallConn()
 	if err != nil {
@@ -145,7 +150,7 @@ func listen4(ifi *net.Interface, carp bool) (*conn4, error) {
 	return k, nil
 }
 
-func (k *conn4) send(b []byte, src netip.Addr) error {
+func (k *conn4) send(b []byte, src, dst netip.Addr) error {
 	if len(b) > len(k.out)-ipv4.HeaderLen {
 		return fmt.Errorf("advert of %d bytes is too long", len(b))
 	}
@@ -155,9 +160,10 @@ func (k *conn4) send(b []byte, src netip.Addr) error {
 	h[1] = k.tos
 	binary.BigEndian.PutUint16(h[2:], uint16(ipv4.HeaderLen+len(b)))
 	binary.BigEndian.PutUint16(h[6:], k.flags)
-	h[8] = 255 // TTL: receivers drop anything else
+	h[8] = 255 // TTL: receivers drop anything else (keepalived sends 255 to unicast peers too)
 	h[9] = IPProto
-	s4, d4 := src.As4(), GroupV4.As4()
+	s4, d4 := src.As4(), dst.As4()
+	k.to.Addr = d4
 	copy(h[12:16], s4[:])
 	copy(h[16:20], d4[:])
 	// The kernel fills in the header checksum and the ID.
@@ -224,6 +230,15 @@ type conn6 struct {
 	sendErr error
 	sendFn  func(fd uintptr) bool
 
+	// A unicast advert leaves from the configured source: sendmsg with
+	// an IPV6_PKTINFO control message, built in kept buffers.
+	ifindex int
+	txName  unix.RawSockaddrInet6
+	txOOB   [64]byte
+	txIov   unix.Iovec
+	txMsg   unix.Msghdr
+	txFn    func(fd uintptr) bool
+
 	in      []byte
 	inLen   int
 	oob     [256]byte
@@ -235,7 +250,9 @@ type conn6 struct {
 	recvFn  func(fd uintptr) bool
 }
 
-func listen6(ifi *net.Interface) (*conn6, error) {
+// listen6 opens the IPv6 socket; a unicast one joins no group and sends
+// with hop limit 255 to its peers.
+func listen6(ifi *net.Interface, unicast bool) (*conn6, error) {
 	pc, err := net.ListenPacket(fmt.Sprintf("ip6:%d", IPProto), "::")
 	if err != nil {
 		return nil, permissionHint(err, "raw IPv6 socket for protocol 112")
@@ -250,32 +267,52 @@ func listen6(ifi *net.Interface) (*conn6, error) {
 	}
 	p := ipv6.NewPacketConn(c)
 	group := &net.IPAddr{IP: GroupV6.AsSlice()}
-	for _, step := range []struct {
+	type step struct {
 		what string
 		f    func() error
-	}{
+	}
+	steps := []step{
 		{"checksum offload", func() error { return p.SetChecksum(true, 6) }},
-		{"join ff02::12 on " + ifi.Name, func() error { return p.JoinGroup(ifi, group) }},
-		{"multicast interface", func() error { return p.SetMulticastInterface(ifi) }},
-		{"multicast hop limit", func() error { return p.SetMulticastHopLimit(255) }},
-		{"multicast loopback", func() error { return p.SetMulticastLoopback(false) }},
 		{"traffic class", func() error { return p.SetTrafficClass(tosVRRP) }},
 		{"control messages", func() error {
 			return p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true)
 		}},
-	} {
-		if err := step.f(); err != nil {
-			return fail(step.what, err)
+	}
+	if unicast {
+		steps = append(steps, step{"unicast hop limit", func() error { return p.SetHopLimit(255) }})
+	} else {
+		steps = append(steps,
+			step{"join ff02::12 on " + ifi.Name, func() error { return p.JoinGroup(ifi, group) }},
+			step{"multicast interface", func() error { return p.SetMulticastInterface(ifi) }},
+			step{"multicast hop limit", func() error { return p.SetMulticastHopLimit(255) }},
+			step{"multicast loopback", func() error { return p.SetMulticastLoopback(false) }})
+	}
+	for _, st := range steps {
+		if err := st.f(); err != nil {
+			return fail(st.what, err)
 		}
 	}
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return fail("raw IPv6 socket", err)
 	}
-	k := &conn6{c: c, rc: rc, to: unix.SockaddrInet6{Addr: GroupV6.As16(), ZoneId: uint32(ifi.Index)}}
+	k := &conn6{c: c, rc: rc, to: unix.SockaddrInet6{Addr: GroupV6.As16(), ZoneId: uint32(ifi.Index)}, ifindex: ifi.Index}
 	k.sendFn = func(fd uintptr) bool {
 		k.sendErr = unix.Sendto(int(fd), k.out, 0, &k.to)
 		return k.sendErr != unix.EAGAIN
+	}
+	k.txFn = func(fd uintptr) bool {
+		k.txIov.Base = &k.out[0]
+		k.txIov.SetLen(len(k.out))
+		k.txMsg = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&k.txName)), Namelen: unix.SizeofSockaddrInet6, Iov: &k.txIov, Control: &k.txOOB[0]}
+		k.txMsg.SetIovlen(1)
+		k.txMsg.SetControllen(unix.CmsgSpace(unix.SizeofInet6Pktinfo))
+		_, _, errno := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&k.txMsg)), 0)
+		k.sendErr = nil
+		if errno != 0 {
+			k.sendErr = errno
+		}
+		return errno != unix.EAGAIN
 	}
 	k.recvFn = func(fd uintptr) bool {
 		k.iov.Base = &k.in[0]
@@ -294,9 +331,27 @@ func listen6(ifi *net.Interface) (*conn6, error) {
 	return k, nil
 }
 
-func (k *conn6) send(b []byte, _ netip.Addr) error {
+func (k *conn6) send(b []byte, src, dst netip.Addr) error {
+	if len(b) == 0 {
+		return errors.New("empty advert")
+	}
 	k.out = b
-	if err := k.rc.Write(k.sendFn); err != nil {
+	fn := k.sendFn
+	if dst != GroupV6 {
+		// To a unicast peer, from the configured source on this interface.
+		k.txName = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.As16()}
+		if dst.IsLinkLocalUnicast() {
+			k.txName.Scope_id = uint32(k.ifindex)
+		}
+		clear(k.txOOB[:])
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&k.txOOB[0]))
+		h.Level, h.Type = unix.IPPROTO_IPV6, unix.IPV6_PKTINFO
+		h.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
+		info := (*unix.Inet6Pktinfo)(unsafe.Pointer(&k.txOOB[unix.CmsgLen(0)]))
+		info.Addr, info.Ifindex = src.As16(), uint32(k.ifindex)
+		fn = k.txFn
+	}
+	if err := k.rc.Write(fn); err != nil {
 		return err
 	}
 	return k.sendErr

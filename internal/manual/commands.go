@@ -98,7 +98,8 @@ equivalent become comments that say why.
 		Description: `Run the VRRP/CARP sidecar for the [[vrrp.instances]] of the config FILE
 (default ` + DefaultConfig + `). It needs CAP_NET_ADMIN and CAP_NET_RAW.
 TERM and INT make a master resign (priority 0) and remove the addresses
-it added.`,
+it added. HUP reloads the instances: unchanged ones keep running, changed
+ones restart, removed ones resign; a file with errors changes nothing.`,
 	},
 	{
 		Name: "ctl",
