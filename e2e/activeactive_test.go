@@ -449,6 +449,14 @@ func newActiveActiveLab(t *testing.T, dir string) *activeActiveLab {
 		}
 		return true
 	})
+	// A sidecar of several instances starts without an error (netlink
+	// subscriptions of one process see each other's messages at first,
+	// which is no reason to subscribe again).
+	for i, s := range aa.sidecars {
+		if out := s.out.String(); strings.Contains(out, "ERROR") {
+			t.Errorf("lb%d's sidecar logged an error at start:\n%s", i+1, out)
+		}
+	}
 	return aa
 }
 

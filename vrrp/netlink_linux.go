@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -193,16 +194,16 @@ func watchLinks(ctx context.Context, names []string, report func(name string, up
 		ch := make(chan netlink.LinkUpdate, 64)
 		done := make(chan struct{})
 		failed := make(chan struct{}, 1)
+		var last atomic.Pointer[error] // the library's last error, for when it stops
 		err := netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{
 			ListExisting: true,
 			ErrorCallback: func(err error) {
-				if ctx.Err() != nil {
-					return // the socket closes as we stop
-				}
-				onError(err)
-				select {
-				case failed <- struct{}{}:
-				default:
+				last.Store(&err)
+				if subscriptionBroken(err) {
+					select {
+					case failed <- struct{}{}:
+					default:
+					}
 				}
 			},
 		})
@@ -216,9 +217,13 @@ func watchLinks(ctx context.Context, names []string, report func(name string, up
 					case <-ctx.Done():
 						return
 					case <-failed:
+						onError(fmt.Errorf("subscribing again: %v", lastError(&last)))
 						return
 					case u, ok := <-ch:
 						if !ok {
+							if ctx.Err() == nil {
+								onError(fmt.Errorf("updates stopped: %v", lastError(&last)))
+							}
 							return
 						}
 						a := u.Attrs()
@@ -287,6 +292,22 @@ func checkPeersAreNotOwn(link netlink.Link, v6 bool, peers []netip.Addr) error {
 		if ip := addrOf(a); slices.Contains(peers, ip) {
 			return fmt.Errorf("unicast peer %s is an address of this host's interface %s: list the other routers' addresses", ip, link.Attrs().Name)
 		}
+	}
+	return nil
+}
+
+// subscriptionBroken tells which of the errors the netlink library passes
+// to a subscription's callback call for subscribing again. It goes on
+// after most (a message from an unexpected sender, which a sidecar of
+// several instances sees at start, or one it cannot parse) and closes the
+// channel when it cannot receive at all, which the watch loops see; an
+// interrupted dump leaves the list of existing links or addresses
+// incomplete, so the loop starts over to get it whole.
+func subscriptionBroken(err error) bool { return errors.Is(err, netlink.ErrDumpInterrupted) }
+
+func lastError(p *atomic.Pointer[error]) error {
+	if e := p.Load(); e != nil {
+		return *e
 	}
 	return nil
 }

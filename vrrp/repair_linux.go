@@ -2,9 +2,11 @@ package vrrp
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -65,15 +67,15 @@ func watchRemovals(ctx context.Context, linkIndex int, vips []netip.Prefix, remo
 		ch := make(chan netlink.AddrUpdate, 64)
 		done := make(chan struct{})
 		failed := make(chan struct{}, 1)
+		var last atomic.Pointer[error] // the library's last error, for when it stops
 		err := netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{
 			ErrorCallback: func(err error) {
-				if ctx.Err() != nil {
-					return
-				}
-				onError(err)
-				select {
-				case failed <- struct{}{}:
-				default:
+				last.Store(&err)
+				if subscriptionBroken(err) {
+					select {
+					case failed <- struct{}{}:
+					default:
+					}
 				}
 			},
 		})
@@ -88,9 +90,13 @@ func watchRemovals(ctx context.Context, linkIndex int, vips []netip.Prefix, remo
 					case <-ctx.Done():
 						return
 					case <-failed:
+						onError(fmt.Errorf("subscribing again: %v", lastError(&last)))
 						return
 					case u, ok := <-ch:
 						if !ok {
+							if ctx.Err() == nil {
+								onError(fmt.Errorf("updates stopped: %v", lastError(&last)))
+							}
 							return
 						}
 						if !u.NewAddr && u.LinkIndex == linkIndex && ours(u.LinkAddress.IP) {
