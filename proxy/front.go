@@ -28,7 +28,10 @@ type front struct {
 	h1   *h1.Server
 	h2   *http.Server  // nil on plain-HTTP fronts
 	h2ln *connListener // the HTTP/2 connections, for h2
-	done chan struct{}
+	// accepted is closed when the listener accepts no more and every
+	// connection it accepted has been handed to a server.
+	accepted chan struct{}
+	done     chan struct{}
 }
 
 // openFront prepares the servers of addr on raw, a socket the reload has
@@ -38,7 +41,7 @@ func (p *Proxy) openFront(raw net.Listener, addr string, v *vip, g *config.Globa
 	if v.term != nil {
 		ln = v.term.Listener(ln)
 	}
-	f := &front{addr: addr, vip: v.name, tls: v.term != nil, ln: ln, done: make(chan struct{})}
+	f := &front{addr: addr, vip: v.name, tls: v.term != nil, ln: ln, accepted: make(chan struct{}), done: make(chan struct{})}
 	f.h1 = &h1.Server{
 		Handler:           &h1Front{p: p, addr: addr},
 		Limits:            h1.Limits{MaxHeadBytes: g.MaxHeaderBytes, MaxFields: g.MaxHeaderCount},
@@ -105,8 +108,9 @@ func (f *front) serve(log *zap.Logger) {
 			}
 			continue
 		}
-		go f.h1.ServeConn(c)
+		f.h1.Go(c)
 	}
+	close(f.accepted)
 	if f.h2ln != nil {
 		f.h2ln.Close()
 		<-h2done
@@ -114,9 +118,20 @@ func (f *front) serve(log *zap.Logger) {
 }
 
 // shutdown stops accepting and waits for in-flight requests until ctx
-// ends; idle connections close at once.
+// ends; idle connections close at once. The servers stop only once every
+// connection the listener took is theirs (a TLS listener finishes the
+// handshakes under way): a client whose connection the kernel accepted
+// before the listener closed gets its answer.
 func (f *front) shutdown(ctx context.Context) error {
-	f.ln.Close()
+	if tl, ok := f.ln.(interface{ StopAccepting() error }); ok {
+		tl.StopAccepting()
+	} else {
+		f.ln.Close()
+	}
+	select {
+	case <-f.accepted:
+	case <-ctx.Done():
+	}
 	errs := make(chan error, 2)
 	go func() { errs <- f.h1.Shutdown(ctx) }()
 	if f.h2 != nil {
@@ -131,6 +146,7 @@ func (f *front) shutdown(ctx context.Context) error {
 		errs <- nil
 	}
 	err := errors.Join(<-errs, <-errs)
+	f.ln.Close()
 	<-f.done
 	return err
 }

@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"sort"
+	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"quill/config"
 )
@@ -70,7 +73,7 @@ func (p *Proxy) ListenerFiles() ([]ListenerFile, error) {
 	}
 	var files []ListenerFile
 	for addr, s := range p.sockets {
-		f, err := s.tcp.File()
+		f, err := dupFile(s.tcp)
 		if err != nil {
 			for _, lf := range files {
 				lf.File.Close()
@@ -81,4 +84,48 @@ func (p *Proxy) ListenerFiles() ([]ListenerFile, error) {
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Addr < files[j].Addr })
 	return files, nil
+}
+
+// HandOff stops the proxy once a new process serves on its sockets (a
+// binary upgrade): as Shutdown does, but the admin listener stops
+// accepting at once too, so that from now on the new process alone
+// answers there (a reload, /healthz) while this one only finishes its
+// requests in flight, until ctx ends.
+func (p *Proxy) HandOff(ctx context.Context) error {
+	p.mu.Lock()
+	admin := p.admin
+	p.mu.Unlock()
+	if admin != nil {
+		wait := time.Second
+		if d, ok := ctx.Deadline(); ok {
+			wait = time.Until(d)
+		}
+		go admin.stop(wait)
+		admin.sock.waitClosed()
+	}
+	return p.Shutdown(ctx)
+}
+
+// dupFile duplicates the descriptor of ln into a file whose Fd leaves the
+// socket non-blocking. TCPListener.File's would not: exec.Cmd calls Fd,
+// which would put the socket, shared with this process's listener, in
+// blocking mode, and an accept blocked in the kernel is not woken when the
+// listener closes.
+func dupFile(ln *net.TCPListener) (*os.File, error) {
+	raw, err := ln.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var fd int
+	var dupErr error
+	err = raw.Control(func(s uintptr) {
+		fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
+	})
+	if err == nil {
+		err = dupErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), ln.Addr().String()), nil
 }

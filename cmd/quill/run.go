@@ -130,7 +130,7 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 		case pid := <-upgraded:
 			log.Info("binary upgraded: the new process serves; this one finishes its requests in flight and exits",
 				zap.Int("pid", pid), zap.Duration("timeout", p.Config().Global.ShutdownTimeout.Duration))
-			stop(p, log)
+			stop(p.HandOff, p, log)
 			return nil
 		}
 		switch s {
@@ -153,17 +153,17 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 			if run.upgrader != nil {
 				run.upgrader.abort()
 			}
-			stop(p, log)
+			stop(p.Shutdown, p, log)
 			return nil
 		}
 	}
 }
 
-// stop stops the proxy gracefully: requests in flight finish, for at most
-// global.shutdown_timeout.
-func stop(p *proxy.Proxy, log *zap.Logger) {
+// stop stops the proxy gracefully with shutdown (Shutdown or HandOff):
+// requests in flight finish, for at most global.shutdown_timeout.
+func stop(shutdown func(context.Context) error, p *proxy.Proxy, log *zap.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.Config().Global.ShutdownTimeout.Duration)
-	err := p.Shutdown(ctx)
+	err := shutdown(ctx)
 	cancel()
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Error("stopped with errors", zap.Error(err))
