@@ -166,6 +166,9 @@ func (e *upgradeEnv) upgrade(t *testing.T) int {
 	if exited(pid) {
 		t.Fatalf("new process %d is gone:\n%s", pid, e.q.out.String())
 	}
+	if got := readPid(e.pidFile); got != pid {
+		t.Fatalf("once the old process exited, the pid file holds %d, want %d", got, pid)
+	}
 	return pid
 }
 

@@ -217,8 +217,8 @@ wait:
 // request yet wait for it. The client connected before the server began
 // to stop and may have its request on the way: closing the connection at
 // once, as an idle one, would fail it. net/http's Shutdown gives new
-// connections 5 seconds too.
-const freshGrace = 5 * time.Second
+// connections 5 seconds too. A variable for the tests.
+var freshGrace = 5 * time.Second
 
 // closeIdle closes the idle and parked connections, except those that
 // have sent no request yet and were accepted less than freshGrace before

@@ -21,8 +21,8 @@ UPGRADES=${UPGRADES:-5}
 GAP=${GAP:-2}   # seconds of load before the first upgrade and after each
 
 . bench/lib.sh
-declare -A want=([openssl]=openssl [nginx]=nginx-light)
-bench_install want
+declare -A tools=([openssl]=openssl [nginx]=nginx-light)
+bench_install tools
 bench_workdir quill-bench-upgrade
 NGINX=$(command -v nginx)
 
