@@ -30,9 +30,10 @@ const upgradeTimeout = time.Minute
 // refuses, a crash, a missing binary, no answer in time) leaves this one
 // serving, and a later USR2 may try again.
 type upgrader struct {
-	exe  string // absolute path, resolved at start
-	args []string
-	log  *zap.Logger
+	exe     string // absolute path, resolved at start
+	args    []string
+	log     *zap.Logger
+	timeout time.Duration // upgradeTimeout
 
 	busy     atomic.Bool
 	upgraded chan int // the pid of the new process once it serves
@@ -48,7 +49,7 @@ func newUpgrader(arg0 string, args []string) (*upgrader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("binary upgrade: %w", err)
 	}
-	return &upgrader{exe: exe, args: args, upgraded: make(chan int, 1), stop: make(chan struct{})}, nil
+	return &upgrader{exe: exe, args: args, timeout: upgradeTimeout, upgraded: make(chan int, 1), stop: make(chan struct{})}, nil
 }
 
 func resolveExecutable(arg0 string) (string, error) {
@@ -135,7 +136,7 @@ func (u *upgrader) run(p *proxy.Proxy) (int, error) {
 		}
 		ready <- err
 	}()
-	timeout := time.NewTimer(upgradeTimeout)
+	timeout := time.NewTimer(u.timeout)
 	defer timeout.Stop()
 	select {
 	case err := <-ready:
@@ -148,6 +149,7 @@ func (u *upgrader) run(p *proxy.Proxy) (int, error) {
 			return 0, fmt.Errorf("new process %d exited before it served: %v", pid, werr)
 		case <-time.After(5 * time.Second):
 			cmd.Process.Kill()
+			<-exited
 			return 0, fmt.Errorf("new process %d: %w; killed", pid, err)
 		}
 	case err := <-exited:
@@ -155,7 +157,7 @@ func (u *upgrader) run(p *proxy.Proxy) (int, error) {
 	case <-timeout.C:
 		cmd.Process.Kill()
 		<-exited
-		return 0, fmt.Errorf("new process %d did not serve within %s; killed", pid, upgradeTimeout)
+		return 0, fmt.Errorf("new process %d did not serve within %s; killed", pid, u.timeout)
 	case <-u.stop:
 		cmd.Process.Kill()
 		<-exited

@@ -2,10 +2,20 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"quill/proxy"
 )
 
 // TestResolveExecutable: the binary an upgrade starts is found at start,
@@ -70,4 +80,113 @@ func TestServiceUnitFollowsUpgrades(t *testing.T) {
 			t.Errorf("%s=%s, want %s", k, got[k], want)
 		}
 	}
+}
+
+// TestUpgraderRun starts shell scripts in place of the new binary and
+// checks what the running process makes of each: the sockets it hands
+// over (named in the environment, open in the new process), the answer it
+// waits for, and every way the new process can fail to give it.
+func TestUpgraderRun(t *testing.T) {
+	dir := t.TempDir()
+	admin, vip := freeLoopback(t), freeLoopback(t)
+	cfgPath := filepath.Join(dir, "quill.toml")
+	cfg := fmt.Sprintf("[admin]\nlisten = %q\n[vips.web]\nlisten = [%q]\n  [[vips.web.routes]]\n  pool = \"app\"\n[pools.app]\nservers = [{ address = \"127.0.0.1:1\" }]\n",
+		admin, vip)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := proxy.New(c, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	p.Serve()
+
+	// Each script records its pid and what it inherited before it acts.
+	record := `echo "$QUILL_LISTEN_FDS" > "$0.env"; ls /proc/$$/fd > "$0.fds"; echo $$ > "$0.pid"; `
+	tests := []struct {
+		name    string
+		script  string // "" for a binary that does not exist
+		abort   bool
+		wantErr string
+	}{
+		{"serves", `eval "echo ready >&$QUILL_READY_FD"; sleep 30`, false, ""},
+		{"exits before it serves", "exit 1", false, "exited before it served: exit status 1"},
+		{"closes the pipe without a word", `eval "exec $QUILL_READY_FD>&-"; sleep 30`, false, "closed its readiness pipe without a word; killed"},
+		{"never answers", "sleep 30", false, "did not serve within 500ms; killed"},
+		{"this process stops meanwhile", "sleep 30", true, "killed: this process is stopping"},
+		{"binary missing", "", false, "no such file or directory"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			exe := filepath.Join(dir, fmt.Sprintf("quill-%d", i))
+			if tt.script != "" {
+				if err := os.WriteFile(exe, []byte("#!/bin/sh\n"+record+tt.script+"\n"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			u := &upgrader{exe: exe, log: zap.NewNop(), timeout: 500 * time.Millisecond, upgraded: make(chan int, 1), stop: make(chan struct{})}
+			if tt.abort {
+				go func() {
+					for {
+						if _, err := os.Stat(exe + ".pid"); err == nil {
+							break
+						}
+						time.Sleep(10 * time.Millisecond)
+					}
+					u.abort()
+				}()
+			}
+			pid, err := u.run(p)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer syscall.Kill(pid, syscall.SIGKILL)
+			} else if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("run: %v, want an error with %q", err, tt.wantErr)
+			}
+			if tt.script == "" {
+				return
+			}
+			env, _ := os.ReadFile(exe + ".env")
+			socks, err := decodeHandover(strings.TrimSpace(string(env)))
+			got := map[string]bool{}
+			for _, s := range socks {
+				got[s.addr] = true
+			}
+			if err != nil || len(socks) != 2 || !got[admin] || !got[vip] {
+				t.Fatalf("QUILL_LISTEN_FDS=%s (%v), want the admin and the VIP sockets", env, err)
+			}
+			fds, _ := os.ReadFile(exe + ".fds")
+			for _, s := range socks {
+				if !strings.Contains("\n"+string(fds), "\n"+strconv.Itoa(s.fd)+"\n") {
+					t.Errorf("descriptor %d (%s) not open in the new process: %q", s.fd, s.addr, fds)
+				}
+			}
+			if tt.wantErr != "" {
+				b, _ := os.ReadFile(exe + ".pid")
+				child, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+				if _, err := os.Stat(fmt.Sprintf("/proc/%d", child)); err == nil && syscall.Kill(child, 0) == nil {
+					if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child)); !strings.Contains(string(st), ") Z") {
+						t.Errorf("new process %d still runs after a failed upgrade", child)
+					}
+				}
+			}
+		})
+	}
+}
+
+func freeLoopback(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
