@@ -114,11 +114,11 @@ func TestUpgraderRun(t *testing.T) {
 		abort   bool
 		wantErr string
 	}{
-		{"serves", `eval "echo ready >&$QUILL_READY_FD"; sleep 30`, false, ""},
+		{"serves", `eval "echo ready >&$QUILL_READY_FD"; exec sleep 30`, false, ""},
 		{"exits before it serves", "exit 1", false, "exited before it served: exit status 1"},
-		{"closes the pipe without a word", `eval "exec $QUILL_READY_FD>&-"; sleep 30`, false, "closed its readiness pipe without a word; killed"},
-		{"never answers", "sleep 30", false, "did not serve within 500ms; killed"},
-		{"this process stops meanwhile", "sleep 30", true, "killed: this process is stopping"},
+		{"closes the pipe without a word", `eval "exec $QUILL_READY_FD>&-"; exec sleep 30`, false, "closed its readiness pipe without a word; killed"},
+		{"never answers", "exec sleep 30", false, "did not serve within 500ms; killed"},
+		{"this process stops meanwhile", "exec sleep 30", true, "killed: this process is stopping"},
 		{"binary missing", "", false, "no such file or directory"},
 	}
 	for i, tt := range tests {
