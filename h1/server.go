@@ -235,7 +235,13 @@ func (s *Server) closeIdle(now time.Time) (fresh bool) {
 		}
 		switch st {
 		case stIdle:
-			c.nc.Close()
+			// Marked closed first: a request whose bytes its goroutine
+			// has read meanwhile is then dropped (the client, whose
+			// connection closes, sends it again elsewhere) rather than
+			// forwarded and its answer lost with the connection.
+			if c.state.CompareAndSwap(stIdle, stClosed) {
+				c.nc.Close()
+			}
 		case stCold:
 			if c.state.CompareAndSwap(stCold, stClosed) {
 				unparkCold(c)
