@@ -100,6 +100,18 @@ func (s *Server) ServeConn(nc net.Conn) {
 	c.serve()
 }
 
+// Go serves nc on a goroutine of its own, as `go ServeConn(nc)` would,
+// but registers the connection first: a Shutdown that begins once Go has
+// returned waits for its request instead of missing it.
+func (s *Server) Go(nc net.Conn) {
+	c := newConn(s, nc)
+	if !s.track(c) {
+		nc.Close()
+		return
+	}
+	go c.serve()
+}
+
 // serve runs the connection until it closes, or until it has waited long
 // enough for a request to be parked (see parkCold), which ends the
 // goroutine; a parked connection is served again by a new one.
@@ -177,28 +189,35 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	drained := make(chan struct{})
 	s.drained = drained
-	for c := range s.conns {
-		switch c.state.Load() {
-		case stIdle:
-			c.nc.Close()
-		case stCold:
-			if c.state.CompareAndSwap(stCold, stClosed) {
-				unparkCold(c)
-				c.close()
-				delete(s.conns, c)
-			}
-		}
-	}
+	fresh := s.closeIdle(time.Now())
 	if len(s.conns) == 0 {
 		s.drained = nil
 		s.mu.Unlock()
 		return nil
 	}
 	s.mu.Unlock()
-	select {
-	case <-drained:
-		return nil
-	case <-ctx.Done():
+	// Connections that have not sent their first request yet are given
+	// freshGrace to send it, then closed like the idle ones.
+	var tick <-chan time.Time
+	if fresh {
+		t := time.NewTicker(freshGrace / 10)
+		defer t.Stop()
+		tick = t.C
+	}
+wait:
+	for {
+		select {
+		case <-drained:
+			return nil
+		case <-ctx.Done():
+			break wait
+		case now := <-tick:
+			s.mu.Lock()
+			if !s.closeIdle(now) {
+				tick = nil
+			}
+			s.mu.Unlock()
+		}
 	}
 	s.mu.Lock()
 	for c := range s.conns {
@@ -213,6 +232,50 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	return ctx.Err()
+}
+
+// freshGrace is how long Shutdown lets a connection that has sent no
+// request yet wait for it. The client connected before the server began
+// to stop and may have its request on the way: closing the connection at
+// once, as an idle one, would fail it. net/http's Shutdown gives new
+// connections 5 seconds too. A variable for the tests.
+var freshGrace = 5 * time.Second
+
+// closeIdle closes the idle and parked connections, except those that
+// have sent no request yet and were accepted less than freshGrace before
+// now; it reports whether such connections remain. It runs with s.mu.
+func (s *Server) closeIdle(now time.Time) (fresh bool) {
+	for c := range s.conns {
+		st := c.state.Load()
+		if st != stIdle && st != stCold {
+			continue
+		}
+		if !c.served.Load() && now.Sub(c.accepted) < freshGrace {
+			fresh = true
+			continue
+		}
+		switch st {
+		case stIdle:
+			// Marked closed first: a request whose bytes its goroutine
+			// has read meanwhile is then dropped (the client, whose
+			// connection closes, sends it again elsewhere) rather than
+			// forwarded and its answer lost with the connection.
+			if c.state.CompareAndSwap(stIdle, stClosed) {
+				c.nc.Close()
+			}
+		case stCold:
+			if c.state.CompareAndSwap(stCold, stClosed) {
+				unparkCold(c)
+				c.close()
+				delete(s.conns, c)
+				if len(s.conns) == 0 && s.drained != nil {
+					close(s.drained)
+					s.drained = nil
+				}
+			}
+		}
+	}
+	return fresh
 }
 
 // Conns reports how many connections are open.
@@ -240,9 +303,13 @@ type conn struct {
 	shrinkable bool
 	holdLimit  int // of the request's body to read before the handler (BodyHolder)
 
-	state   atomic.Int32 // stActive, stIdle, stCold, stBody or stClosed
-	fd      int          // of a plain TCP connection, for parkCold; -1 otherwise
-	coldEnd time.Time    // when a parked connection has been idle too long
+	state atomic.Int32 // stActive, stIdle, stCold, stBody or stClosed
+	// served is set once the client sent a request; accepted is when
+	// the connection came. Shutdown gives one that sent none yet a grace.
+	served   atomic.Bool
+	accepted time.Time
+	fd       int       // of a plain TCP connection, for parkCold; -1 otherwise
+	coldEnd  time.Time // when a parked connection has been idle too long
 
 	readFn   func(fd uintptr) bool
 	rn       int
@@ -258,7 +325,7 @@ type syscallConn interface {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, fd: -1}
+	c := &conn{s: s, nc: nc, fd: -1, accepted: time.Now()}
 	c.x.c = c
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.x.Remote = a.AddrPort()
@@ -418,7 +485,7 @@ func (c *conn) readRequest() int {
 	if c.r == c.w {
 		c.r, c.w = 0, 0
 		c.state.Store(stIdle)
-		if s.closing.Load() {
+		if s.closing.Load() && c.served.Load() {
 			return closed
 		}
 		idle := st.IdleTimeout
@@ -467,6 +534,7 @@ func (c *conn) readRequest() int {
 			c.headStart = c.r
 			c.r += n
 			c.headEnd = c.r
+			c.served.Store(true)
 			return gotRequest
 		}
 		var pe *Error

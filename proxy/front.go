@@ -36,7 +36,10 @@ type front struct {
 	// headers reads PROXY protocol headers, first thing on each
 	// connection's goroutine, when the VIP has proxy_protocol.
 	headers *proxyHeaders
-	done    chan struct{}
+	// accepted is closed when the listener accepts no more and every
+	// connection it accepted has been handed to a server.
+	accepted chan struct{}
+	done     chan struct{}
 }
 
 // openFront prepares the servers of addr on raw, a socket the reload has
@@ -47,7 +50,8 @@ func (p *Proxy) openFront(raw net.Listener, addr string, v *vip, g *config.Globa
 	if v.term != nil {
 		ln = v.term.ListenerWith(ln, headers.accept)
 	}
-	f := &front{addr: addr, vip: v.name, tls: v.term != nil, ln: ln, headers: headers, done: make(chan struct{})}
+	f := &front{addr: addr, vip: v.name, tls: v.term != nil, ln: ln, headers: headers,
+		accepted: make(chan struct{}), done: make(chan struct{})}
 	f.h1 = &h1.Server{
 		Handler:  &h1Front{p: p, addr: addr},
 		Settings: h1Settings(g),
@@ -137,30 +141,43 @@ func (f *front) serve(log *zap.Logger) {
 			}
 			continue
 		}
-		go f.serveH1(c)
+		f.serveH1(c)
 	}
+	close(f.accepted)
 	if f.h2ln != nil {
 		f.h2ln.Close()
 		<-h2done
 	}
 }
 
-// serveH1 is the goroutine of an HTTP/1 connection. A plain one reads its
-// PROXY header here, off the accept loop; a TLS one read it before its
-// handshake, in tlsterm's goroutine of the connection.
+// serveH1 hands an HTTP/1 connection to the engine, which registers it
+// before its goroutine starts (a stop then waits for it). A plain one reads
+// its PROXY header first thing on that goroutine, off the accept loop; a
+// TLS one read it before its handshake, in tlsterm's goroutine of the
+// connection.
 func (f *front) serveH1(c net.Conn) {
-	if !f.tls {
-		if c = f.headers.accept(c); c == nil {
-			return
-		}
+	if f.tls {
+		f.h1.Go(c, nil) // the TLS listener read any PROXY header
+		return
 	}
-	f.h1.ServeConn(c)
+	f.h1.Go(c, f.headers.accept)
 }
 
 // shutdown stops accepting and waits for in-flight requests until ctx
-// ends; idle connections close at once.
+// ends; idle connections close at once. The servers stop only once every
+// connection the listener took is theirs (a TLS listener finishes the
+// handshakes under way): a client whose connection the kernel accepted
+// before the listener closed gets its answer.
 func (f *front) shutdown(ctx context.Context) error {
-	f.ln.Close()
+	if tl, ok := f.ln.(interface{ StopAccepting() error }); ok {
+		tl.StopAccepting()
+	} else {
+		f.ln.Close()
+	}
+	select {
+	case <-f.accepted:
+	case <-ctx.Done():
+	}
 	errs := make(chan error, 2)
 	go func() { errs <- f.h1.Shutdown(ctx) }()
 	if f.h2 != nil {
@@ -175,6 +192,7 @@ func (f *front) shutdown(ctx context.Context) error {
 		errs <- nil
 	}
 	err := errors.Join(<-errs, <-errs)
+	f.ln.Close()
 	<-f.done
 	return err
 }

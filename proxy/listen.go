@@ -37,8 +37,16 @@ type socket struct {
 // and HTTPS, or between a VIP and the admin listener), the new socket is a
 // duplicate descriptor of the same kernel socket: the address is never
 // closed, not even for an instant, and the old listener closes its own
-// descriptor when it retires.
-func bind(addr string, live *socket) (*socket, error) {
+// descriptor when it retires. A socket inherited from the process before
+// this one serves its address as it is.
+func bind(addr string, live *socket, inherited *net.TCPListener) (*socket, error) {
+	if inherited != nil {
+		if live != nil {
+			inherited.Close()
+		} else {
+			return newSocket(addr, inherited, true), nil
+		}
+	}
 	if live != nil {
 		tcp, err := dupListener(live.tcp)
 		if err != nil {

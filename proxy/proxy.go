@@ -43,6 +43,10 @@ type Proxy struct {
 	stopping atomic.Bool
 	stopped  bool
 
+	// inherited are the sockets of an upgrade not yet taken by the
+	// first generation; nil once New returns.
+	inherited Inherited
+
 	adminHandler atomic.Pointer[http.Handler]
 
 	process    processInfo // version, start, last reload: for the status page
@@ -54,15 +58,16 @@ type Proxy struct {
 // New applies cfg and binds its listeners, the admin listener included;
 // Serve starts answering.
 func New(cfg *config.Config, log *zap.Logger) (*Proxy, error) {
+	return NewInheriting(cfg, log, nil)
+}
+
+func newProxy(cfg *config.Config, log *zap.Logger) *Proxy {
 	p := &Proxy{log: log, limiter: newLimiter(cfg.Global.MaxConnections),
 		fronts: map[string]*front{}, sockets: map[string]*socket{}, terms: map[string]*tlsterm.Terminator{},
 		retiring: map[*accesslog.Logger]bool{}}
 	p.metrics = newMetrics(p)
 	p.process.started = time.Now()
-	if err := p.apply(cfg); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return p
 }
 
 // Config returns the configuration in force.

@@ -169,7 +169,7 @@ func (p *Proxy) provision(a *attempt) error {
 // bind opens addr for the attempt, sharing the running socket on addr if
 // there is one.
 func (a *attempt) bind(p *Proxy, addr string) (*socket, error) {
-	s, err := bind(addr, p.sockets[addr])
+	s, err := bind(addr, p.sockets[addr], p.takeInherited(addr))
 	if err != nil {
 		return nil, err
 	}

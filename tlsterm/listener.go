@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -19,7 +20,8 @@ import (
 //
 // Serve it with http.Server.Serve; HTTP/2 is then negotiated as long as the
 // server's TLSConfig is nil or TLSConfig() (see the package documentation).
-// Closing the returned listener closes inner and aborts pending handshakes.
+// Closing the returned listener closes inner and aborts pending handshakes;
+// its StopAccepting method closes inner and lets them finish.
 func (t *Terminator) Listener(inner net.Listener) net.Listener {
 	return t.ListenerWith(inner, nil)
 }
@@ -32,13 +34,13 @@ func (t *Terminator) Listener(inner net.Listener) net.Listener {
 func (t *Terminator) ListenerWith(inner net.Listener, before func(net.Conn) net.Conn) net.Listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &tlsListener{
-		before: before,
-		inner:  inner,
-		t:      t,
-		ctx:    ctx,
-		cancel: cancel,
-		conns:  make(chan *tls.Conn),
-		failed: make(chan struct{}),
+		before:  before,
+		inner:   inner,
+		t:       t,
+		ctx:     ctx,
+		cancel:  cancel,
+		conns:   make(chan *tls.Conn),
+		drained: make(chan struct{}),
 	}
 	go l.acceptLoop()
 	return l
@@ -52,9 +54,12 @@ type tlsListener struct {
 	cancel context.CancelFunc
 	conns  chan *tls.Conn
 
-	// failed is closed when inner can accept no more; err says why.
-	failed chan struct{}
-	err    error
+	// handshakes are those under way; drained is closed when inner can
+	// accept no more and they have ended; err says why.
+	handshakes sync.WaitGroup
+	drained    chan struct{}
+	err        error
+	stopping   atomic.Bool // StopAccepting was called
 
 	closeOnce sync.Once
 	closeErr  error
@@ -80,19 +85,22 @@ func (l *tlsListener) acceptLoop() {
 				case <-l.ctx.Done():
 				}
 			}
-			if l.ctx.Err() != nil {
+			if l.ctx.Err() != nil || l.stopping.Load() {
 				err = net.ErrClosed
 			}
 			l.err = err
-			close(l.failed)
+			l.handshakes.Wait()
+			close(l.drained)
 			return
 		}
 		backoff = 0
+		l.handshakes.Add(1)
 		go l.handshake(c)
 	}
 }
 
 func (l *tlsListener) handshake(c net.Conn) {
+	defer l.handshakes.Done()
 	if l.before != nil {
 		if c = l.before(c); c == nil {
 			return
@@ -125,9 +133,18 @@ func (l *tlsListener) Accept() (net.Conn, error) {
 		return c, nil
 	case <-l.ctx.Done():
 		return nil, net.ErrClosed
-	case <-l.failed:
+	case <-l.drained:
 		return nil, l.err
 	}
+}
+
+// StopAccepting closes inner, as a graceful stop does: the clients whose
+// connection the kernel accepted before are not cut off mid-handshake.
+// Accept returns those whose handshake succeeds, then net.ErrClosed; serve
+// it until then. Close still aborts what remains.
+func (l *tlsListener) StopAccepting() error {
+	l.stopping.Store(true)
+	return l.inner.Close()
 }
 
 func (l *tlsListener) Close() error {

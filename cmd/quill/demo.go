@@ -77,7 +77,7 @@ Try:
 Access log lines follow on stdout; Ctrl-C stops.
 
 `, web1, web2, fingerprint)
-	})
+	}, nil)
 }
 
 // demoBackend starts a web server that answers with its name and what it

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -21,17 +22,35 @@ func runCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Inherited sockets are taken before anything else can fail, so that
+	// a process that exits early leaves no descriptor unexplained.
+	h, err := takeHandover()
+	if err != nil {
+		return fmt.Errorf("binary upgrade: %w", err)
+	}
+	up, err := newUpgrader(os.Args[0], os.Args[1:])
+	if err != nil {
+		return err
+	}
 	cfg, err := load(path)
 	if err != nil {
 		printErrors(os.Stderr, err)
 		return errReported
 	}
-	return serve(cfg, func() (*config.Config, error) { return load(path) }, nil)
+	return serve(cfg, func() (*config.Config, error) { return load(path) }, nil, &runOptions{handover: h, upgrader: up})
+}
+
+// runOptions are what `quill run` adds to serve: a binary upgrade on USR2,
+// and the sockets it was handed if an upgrade started it.
+type runOptions struct {
+	handover handover
+	upgrader *upgrader
 }
 
 // serve runs the proxy for cfg until TERM or INT; reload reads the config
 // again on HUP. ready, if set, is called once every listener is bound.
-func serve(cfg *config.Config, reload func() (*config.Config, error), ready func()) error {
+// With run set, USR2 upgrades the binary.
+func serve(cfg *config.Config, reload func() (*config.Config, error), ready func(), run *runOptions) error {
 	log, err := newLogger(cfg.Log)
 	if err != nil {
 		return err
@@ -40,7 +59,10 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	p, err := proxy.New(cfg, log)
+	if run == nil {
+		run = &runOptions{}
+	}
+	p, err := proxy.NewInheriting(cfg, log, run.handover.listeners)
 	if err != nil {
 		return err
 	}
@@ -49,7 +71,7 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 			p.Shutdown(context.Background())
 			return fmt.Errorf("pid file: %w", err)
 		}
-		defer os.Remove(cfg.Global.PidFile)
+		defer removePidFile(cfg.Global.PidFile)
 	}
 	doReload := func() error {
 		next, err := reload()
@@ -71,7 +93,7 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 	// Signals are caught before anything serves, so that an early HUP
 	// reloads instead of killing the process.
 	sig := make(chan os.Signal, 4)
-	signal.Notify(sig, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sig, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT)
 	// The proxy owns the admin listener, which follows [admin] listen on
 	// reload like any other listener.
 	p.SetAdminHandler(proxy.NewAdmin(p, doReload))
@@ -87,9 +109,37 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 	if ready != nil {
 		ready()
 	}
+	// systemd first, then the old process: the unit must know its new
+	// main process before the old one exits.
+	if err := notifyServing(); err != nil {
+		log.Warn("systemd notification failed", zap.Error(err))
+	}
+	if err := run.handover.served(); err != nil {
+		log.Error("binary upgrade: telling the old process failed; it stops when its upgrade times out", zap.Error(err))
+	}
+	var upgraded <-chan int
+	if run.upgrader != nil {
+		run.upgrader.log = log
+		upgraded = run.upgrader.upgraded
+	}
 
-	for s := range sig {
+	for {
+		var s os.Signal
+		select {
+		case s = <-sig:
+		case pid := <-upgraded:
+			log.Info("binary upgraded: the new process serves; this one finishes its requests in flight and exits",
+				zap.Int("pid", pid), zap.Duration("timeout", p.Config().Global.ShutdownTimeout.Duration))
+			stop(p.HandOff, p, log)
+			return nil
+		}
 		switch s {
+		case syscall.SIGUSR2:
+			if run.upgrader == nil {
+				log.Warn("USR2 ignored: binary upgrades are for quill run")
+			} else {
+				run.upgrader.start(p)
+			}
 		case syscall.SIGHUP:
 			doReload()
 		case syscall.SIGUSR1:
@@ -100,20 +150,37 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 			}
 		default:
 			log.Info("stopping: finishing requests in flight", zap.Stringer("signal", s), zap.Duration("timeout", p.Config().Global.ShutdownTimeout.Duration))
-			ctx, cancel := context.WithTimeout(context.Background(), p.Config().Global.ShutdownTimeout.Duration)
-			err := p.Shutdown(ctx)
-			cancel()
-			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				log.Error("stopped with errors", zap.Error(err))
-			} else if err != nil {
-				log.Warn("stopped: shutdown timeout cut requests in flight")
-			} else {
-				log.Info("stopped")
+			if run.upgrader != nil {
+				run.upgrader.abort()
 			}
+			stop(p.Shutdown, p, log)
 			return nil
 		}
 	}
-	return nil
+}
+
+// stop stops the proxy gracefully with shutdown (Shutdown or HandOff):
+// requests in flight finish, for at most global.shutdown_timeout.
+func stop(shutdown func(context.Context) error, p *proxy.Proxy, log *zap.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.Config().Global.ShutdownTimeout.Duration)
+	err := shutdown(ctx)
+	cancel()
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Error("stopped with errors", zap.Error(err))
+	} else if err != nil {
+		log.Warn("stopped: shutdown timeout cut requests in flight")
+	} else {
+		log.Info("stopped")
+	}
+}
+
+// removePidFile removes the pid file unless another process has written
+// its pid there since: after a binary upgrade the file is the new one's.
+func removePidFile(path string) {
+	b, err := os.ReadFile(path)
+	if err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) {
+		os.Remove(path)
+	}
 }
 
 func newLogger(c config.Log) (*zap.Logger, error) {

@@ -38,7 +38,9 @@ var Commands = []Command{
 		Description: `Run the proxy with the config FILE (default ` + DefaultConfig + `).
 HUP reloads the file, USR1 reopens the access logs, TERM and INT stop
 gracefully: stop accepting, finish the requests in flight for at most
-global.shutdown_timeout, flush the access log, exit.`,
+global.shutdown_timeout, flush the access log, exit. USR2 upgrades the
+binary: the binary at the path run was started from takes over the
+listening sockets, then this process finishes its requests and exits.`,
 	},
 	{
 		Name:     "check",

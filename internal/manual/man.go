@@ -133,8 +133,10 @@ file is in quill-toml(5).`
 
 const signals = `quill run follows nginx: HUP reloads the config (a file with errors is
 refused whole and the running config stays), USR1 reopens the access log
-files (logrotate), TERM and INT stop gracefully. quill vrrp reloads its
-instances on HUP and stops on TERM and INT, a master first resigning.`
+files (logrotate), TERM and INT stop gracefully, USR2 upgrades the binary
+without refusing a connection (the new process takes the listening
+sockets; the old one finishes its requests and exits). quill vrrp reloads
+its instances on HUP and stops on TERM and INT, a master first resigning.`
 
 const exitStatus = `0 when the command did what it was asked, 1 when it failed (a refused
 config, with every problem as FILE:LINE: message), 2 when the command line
