@@ -190,26 +190,40 @@ func watchLinks(ctx context.Context, names []string, report func(name string, up
 	for _, n := range names {
 		want[n] = true
 	}
+	watch(ctx, func(ch chan netlink.LinkUpdate, done chan struct{}, cb func(error)) error {
+		return netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{ListExisting: true, ErrorCallback: cb})
+	}, nil, func(u netlink.LinkUpdate) {
+		if a := u.Attrs(); want[a.Name] {
+			report(a.Name, u.Header.Type != unix.RTM_DELLINK && linkUp(a))
+		}
+	}, onError)
+}
+
+// watch keeps a netlink subscription until ctx ends, giving each update to
+// handle, and subscribes again a second after it fails; started runs after
+// each subscription, for what may have gone unseen meanwhile.
+func watch[U any](ctx context.Context, subscribe func(ch chan U, done chan struct{}, cb func(error)) error,
+	started func(), handle func(U), onError func(error)) {
 	for ctx.Err() == nil {
-		ch := make(chan netlink.LinkUpdate, 64)
+		ch := make(chan U, 64)
 		done := make(chan struct{})
 		failed := make(chan struct{}, 1)
 		var last atomic.Pointer[error] // the library's last error, for when it stops
-		err := netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{
-			ListExisting: true,
-			ErrorCallback: func(err error) {
-				last.Store(&err)
-				if subscriptionBroken(err) {
-					select {
-					case failed <- struct{}{}:
-					default:
-					}
+		err := subscribe(ch, done, func(err error) {
+			last.Store(&err)
+			if subscriptionBroken(err) {
+				select {
+				case failed <- struct{}{}:
+				default:
 				}
-			},
+			}
 		})
 		if err != nil {
 			onError(err)
 		} else {
+			if started != nil {
+				started()
+			}
 			func() {
 				defer close(done)
 				for {
@@ -226,11 +240,7 @@ func watchLinks(ctx context.Context, names []string, report func(name string, up
 							}
 							return
 						}
-						a := u.Attrs()
-						if !want[a.Name] {
-							continue
-						}
-						report(a.Name, u.Header.Type != unix.RTM_DELLINK && linkUp(a))
+						handle(u)
 					}
 				}
 			}()

@@ -2,12 +2,9 @@ package vrrp
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
 	"slices"
-	"sync/atomic"
-	"time"
 
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
@@ -63,52 +60,11 @@ func watchRemovals(ctx context.Context, linkIndex int, vips []netip.Prefix, remo
 		a, _ := netip.AddrFromSlice(ip)
 		return slices.ContainsFunc(vips, func(p netip.Prefix) bool { return p.Addr() == a.Unmap() })
 	}
-	for ctx.Err() == nil {
-		ch := make(chan netlink.AddrUpdate, 64)
-		done := make(chan struct{})
-		failed := make(chan struct{}, 1)
-		var last atomic.Pointer[error] // the library's last error, for when it stops
-		err := netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{
-			ErrorCallback: func(err error) {
-				last.Store(&err)
-				if subscriptionBroken(err) {
-					select {
-					case failed <- struct{}{}:
-					default:
-					}
-				}
-			},
-		})
-		if err != nil {
-			onError(err)
-		} else {
+	watch(ctx, func(ch chan netlink.AddrUpdate, done chan struct{}, cb func(error)) error {
+		return netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{ErrorCallback: cb})
+	}, removed, func(u netlink.AddrUpdate) {
+		if !u.NewAddr && u.LinkIndex == linkIndex && ours(u.LinkAddress.IP) {
 			removed()
-			func() {
-				defer close(done)
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-failed:
-						onError(fmt.Errorf("subscribing again: %v", lastError(&last)))
-						return
-					case u, ok := <-ch:
-						if !ok {
-							if ctx.Err() == nil {
-								onError(fmt.Errorf("updates stopped: %v", lastError(&last)))
-							}
-							return
-						}
-						if !u.NewAddr && u.LinkIndex == linkIndex && ours(u.LinkAddress.IP) {
-							removed()
-						}
-					}
-				}
-			}()
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
+	}, onError)
 }
