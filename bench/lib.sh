@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the benchmark scripts: a work directory removed at exit, the
 # processes a script starts (append their PIDs to pids) killed at exit, and
 # free loopback ports. Source it after `set -euo pipefail`:
@@ -32,6 +33,22 @@ free_port() {
 	done
 	echo "no free port from $1" >&2
 	return 1
+}
+
+# wait_port PORT PID LOG... waits (10 s at most) until 127.0.0.1:PORT
+# accepts connections; else, or as soon as PID (when not empty) has exited,
+# it shows the end of the LOG files and exits.
+wait_port() {
+	local port=$1 pid=$2 i
+	shift 2
+	for ((i = 0; i < 100; i++)); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return; fi
+		if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then break; fi
+		sleep 0.1
+	done
+	echo "nothing listens on 127.0.0.1:$port; the end of its logs:" >&2
+	tail -n 20 "$@" >&2 2>/dev/null || true
+	exit 1
 }
 
 # bench_install NAME installs, with apt-get, the Debian package of each

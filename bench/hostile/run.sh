@@ -51,6 +51,7 @@ else
 	body_wait=130s send_wait=200s duration=60s conns=500 streams=10000
 fi
 
+# shellcheck disable=SC2034 # bench_install reads it by name
 declare -A pkg=([haproxy]=haproxy [nginx]=nginx-light [openssl]=openssl)
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
@@ -77,20 +78,6 @@ end_pids() {
 		if [[ " $* " != *" $p "* ]]; then keep+=("$p"); fi
 	done
 	pids=("${keep[@]}")
-}
-
-# wait_port PORT NAME PID waits (10 s at most) for 127.0.0.1:PORT, failing
-# early when PID has exited.
-wait_port() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return; fi
-		kill -0 "$3" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "run.sh: $2 does not listen on 127.0.0.1:$1; its logs:" >&2
-	tail -n 20 "$work/$2"* >&2 2>/dev/null || true
-	exit 1
 }
 
 echo "== building"
@@ -288,8 +275,8 @@ start_target() {
 	esac
 	pids+=("$p")
 	pid[$t]=$p
-	wait_port "${port[$t,plain]}" "$t" "$p"
-	wait_port "${port[$t,tls]}" "$t" "$p"
+	wait_port "${port[$t,plain]}" "$p" "$work/$t"*
+	wait_port "${port[$t,tls]}" "$p" "$work/$t"*
 }
 
 stop_target() {

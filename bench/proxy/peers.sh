@@ -235,7 +235,7 @@ start_target() {
 			pids+=("$!")
 		done
 		for m in plain tls log; do
-			if [[ -n ${has[pen,$m]:-} ]]; then wait_port "${port[pen,$m]}" pen "${pid[pen,$m]}"; fi
+			if [[ -n ${has[pen,$m]:-} ]]; then wait_port "${port[pen,$m]}" "${pid[pen,$m]}" "$work/pen"*; fi
 		done
 		return
 		;;
@@ -255,7 +255,7 @@ start_target() {
 		pid[$t,$m]=$p
 	done
 	for m in plain tls sticky log; do
-		if [[ -n ${has[$t,$m]:-} ]]; then wait_port "${port[$t,$m]}" "$t" "$p"; fi
+		if [[ -n ${has[$t,$m]:-} ]]; then wait_port "${port[$t,$m]}" "$p" "$work/$t"*; fi
 	done
 }
 

@@ -64,6 +64,7 @@ IDLE_CONNS=${IDLE_CONNS:-5000}
 IDLE_WAIT=${IDLE_WAIT:-5}
 OUT=${OUT:-bench/proxy/RESULTS.md}
 
+# shellcheck disable=SC2034 # bench_install reads it by name
 declare -A pkg=([haproxy]=haproxy [nginx]=nginx-light [pen]=pen [wrk]=wrk [h2load]=nghttp2-client [curl]=curl [openssl]=openssl)
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
@@ -92,20 +93,6 @@ alloc_port() {
 	p=$(free_port "$port_base")
 	port_base=$((p + 1))
 	port[$1]=$p
-}
-
-# wait_port PORT NAME PID waits (10 s at most) for 127.0.0.1:PORT, failing
-# early when PID has exited.
-wait_port() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return; fi
-		kill -0 "$3" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "run.sh: $2 does not listen on 127.0.0.1:$1; its logs:" >&2
-	tail -n 20 "$work/$2"* >&2 2>/dev/null || true
-	exit 1
 }
 
 # cpu_ticks PID: user+system clock ticks of PID and its children so far.

@@ -34,17 +34,6 @@ done
 . bench/lib.sh
 bench_workdir quill-bench-failover
 
-wait_port() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return; fi
-		sleep 0.1
-	done
-	echo "nothing listens on 127.0.0.1:$1; its log:" >&2
-	cat "$2" >&2 || true
-	exit 1
-}
-
 echo "== quill TLS sessions across a failover"
 echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "machine:  $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
@@ -93,7 +82,7 @@ EOF2
 	"$work/quill" run -c "$work/$1.toml" >"$work/$1.log" 2>&1 &
 	pid[$1]=$!
 	pids+=("${pid[$1]}")
-	wait_port "$2" "$work/$1.log"
+	wait_port "$2" "" "$work/$1.log"
 }
 
 secret=$(openssl rand -hex 32)

@@ -42,18 +42,6 @@ fi
 . bench/lib.sh
 bench_workdir quill-bench-tls
 
-# wait_port waits (10 s at most) until 127.0.0.1:$1 accepts connections.
-wait_port() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return; fi
-		sleep 0.1
-	done
-	echo "nothing listens on 127.0.0.1:$1 ($2); its log:" >&2
-	cat "$work/$2.log" >&2 || true
-	exit 1
-}
-
 # cpu_ticks prints the user+system clock ticks used so far by a process
 # and its children (nginx's workers).
 cpu_ticks() {
@@ -194,8 +182,8 @@ nginx -p "$work/nginx" -e "$work/nginx.log" -c "$work/nginx.conf" -g 'daemon off
 pid[nginx]=$!
 pids+=("${pid[nginx]}")
 for p in quill haproxy nginx; do
-	wait_port "${port[$p]}" "$p"
-	wait_port "${plain[$p]}" "$p"
+	wait_port "${port[$p]}" "" "$work/$p.log"
+	wait_port "${plain[$p]}" "" "$work/$p.log"
 done
 
 # Every proxy answers with the backend and the same X-Forwarded-Proto.
