@@ -103,13 +103,35 @@ func (s *Server) ServeConn(nc net.Conn) {
 // Go serves nc on a goroutine of its own, as `go ServeConn(nc)` would,
 // but registers the connection first: a Shutdown that begins once Go has
 // returned waits for its request instead of missing it.
-func (s *Server) Go(nc net.Conn) {
+//
+// prepare, when set, runs first on that goroutine, to read what comes
+// before HTTP (a PROXY protocol header): it returns the connection to
+// serve, or nil when it closed nc. Until it returns the connection counts
+// as busy, so a Shutdown waits for it as for a request.
+func (s *Server) Go(nc net.Conn, prepare func(net.Conn) net.Conn) {
 	c := newConn(s, nc)
 	if !s.track(c) {
 		nc.Close()
 		return
 	}
-	go c.serve()
+	if prepare == nil {
+		go c.serve()
+		return
+	}
+	go func() {
+		pc := prepare(nc)
+		if pc == nil {
+			s.untrack(c)
+			return
+		}
+		if pc != nc {
+			// Shutdown reads c.nc under s.mu.
+			s.mu.Lock()
+			c.adopt(pc)
+			s.mu.Unlock()
+		}
+		c.serve()
+	}()
 }
 
 // serve runs the connection until it closes, or until it has waited long
@@ -325,8 +347,16 @@ type syscallConn interface {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, fd: -1, accepted: time.Now()}
+	c := &conn{s: s, accepted: time.Now()}
 	c.x.c = c
+	c.adopt(nc)
+	return c
+}
+
+// adopt makes nc the connection c serves, learning what it is.
+func (c *conn) adopt(nc net.Conn) {
+	c.nc, c.fd, c.rc, c.readFn = nc, -1, nil, nil
+	c.x.Remote, c.x.TLS = netip.AddrPort{}, false
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.x.Remote = a.AddrPort()
 		c.x.Remote = netip.AddrPortFrom(c.x.Remote.Addr().Unmap(), c.x.Remote.Port())
@@ -348,7 +378,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 			}
 		}
 	}
-	return c
 }
 
 // fill reads what the client sent next into buf[w:]. On plain TCP the
