@@ -2,7 +2,7 @@
 # Measures quill and HAProxy side by side under the two slow loads of
 # slowload (500 slow POSTs, 500 slow readers of 1 MiB), each proxy started
 # afresh for each load and warmed by a small run of the same load first.
-# Loopback only; about 3 minutes. Usage: bench/hostile/slowload/compare.sh [QUILL_BINARY]
+# Loopback only; about 3 minutes. Usage: [MODES="post read"] bench/hostile/slowload/compare.sh [QUILL_BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 work=$(mktemp -d)
@@ -41,7 +41,7 @@ EOT
 
 "$work/slowload" backend -listen "$BACKEND" &
 sleep 0.5
-for mode in post read; do
+for mode in ${MODES:-post read}; do
 	for proxy in quill haproxy; do
 		if [ $proxy = quill ]; then
 			"$quill" run -c "$work/quill.toml" 2>"$work/quill.log" &
