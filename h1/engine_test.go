@@ -493,3 +493,61 @@ func waitIdle(t *testing.T, u *Upstream, n int) {
 		t.Fatalf("idle backend connections %d, want %d", u.Idle(), n)
 	}
 }
+
+// TestRequestArrivingDuringExchange sends the next requests while the
+// first is with the server: the engine, which waits for a keep-alive
+// client's next request without first trying a read, must still see
+// bytes that came in while it was busy. A POST follows, which the wait
+// hands back to the ordinary path.
+func TestRequestArrivingDuringExchange(t *testing.T) {
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	_, u := startBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/1" {
+			close(arrived)
+			<-release
+		}
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s", r.URL.Path, b)
+	})
+	_, addr := startEngine(t, forwardTo{u})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	get := func(path string) {
+		if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := func(want string) {
+		t.Helper()
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("waiting for %q: %v", want, err)
+		}
+		if got := body(resp); got != want {
+			t.Fatalf("body %q, want %q", got, want)
+		}
+	}
+	get("/1")
+	<-arrived
+	get("/2")
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	expect("/1 ")
+	expect("/2 ")
+	// Idle again: a request in two pieces, then a POST right behind a GET.
+	io.WriteString(c, "GET /3 HTTP/1.1\r\n")
+	time.Sleep(20 * time.Millisecond)
+	io.WriteString(c, "Host: x\r\n\r\n")
+	expect("/3 ")
+	io.WriteString(c, "GET /4 HTTP/1.1\r\nHost: x\r\n\r\nPOST /5 HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody")
+	expect("/4 ")
+	expect("/5 body")
+	get("/6")
+	expect("/6 ")
+}

@@ -192,6 +192,10 @@ func (x *Exchange) sendRequest(bc *backendConn, h Hooks) error {
 		hw.b = append(hw.b, chunk...)
 		x.consume(len(chunk))
 	}
+	if bc.rc != nil && len(held.extra) == 0 && x.body.done {
+		bc.sendFirst(hw)
+		return nil
+	}
 	var err error
 	if len(held.extra) > 0 {
 		bufs := net.Buffers{hw.b, held.extra}
@@ -255,6 +259,9 @@ func (x *Exchange) readResponseHead(bc *backendConn, timeout time.Duration, resp
 		}
 		m, err := bc.read()
 		bc.w += m
+		if bc.werr != nil {
+			return 0, &ForwardError{Stage: StageRequest, Err: bc.werr}
+		}
 		if m == 0 && err != nil {
 			fe := &ForwardError{Stage: StageResponse, Err: err, Timeout: isTimeout(err)}
 			if errors.Is(err, io.EOF) && bc.w > 0 {

@@ -151,11 +151,7 @@ func (c *conn) run(resumed bool) {
 				c.end()
 				return
 			}
-			c.x.begin()
-			c.holdLimit = 0
-			if bh, ok := c.s.Handler.(BodyHolder); ok {
-				c.holdLimit = bh.HoldBody(&c.x)
-			}
+			c.start()
 		}
 		resumed = false
 		if c.holdLimit > 0 && c.holdAhead() {
@@ -166,6 +162,15 @@ func (c *conn) run(resumed bool) {
 			c.end()
 			return
 		}
+	}
+}
+
+// start begins the exchange of the request just parsed.
+func (c *conn) start() {
+	c.x.begin()
+	c.holdLimit = 0
+	if bh, ok := c.s.Handler.(BodyHolder); ok {
+		c.holdLimit = bh.HoldBody(&c.x)
 	}
 }
 
@@ -333,10 +338,19 @@ type conn struct {
 	fd       int       // of a plain TCP connection, for parkCold; -1 otherwise
 	coldEnd  time.Time // when a parked connection has been idle too long
 
-	readFn   func(fd uintptr) bool
-	rn       int
-	rerr     error
-	deadline time.Time
+	readFn func(fd uintptr) bool
+	rn     int
+	rerr   error
+	// The wait for a request on plain TCP (wait): waitFn is its read;
+	// inWait is set while it runs, emptied once it found the socket
+	// empty, waitClosed when the connection is to close after it, and
+	// lingerAfter when a lingering close is to follow it.
+	waitFn      func(fd uintptr) bool
+	inWait      bool
+	emptied     bool
+	waitClosed  bool
+	lingerAfter bool
+	deadline    time.Time
 	// reset makes the close a reset (a client that read nothing in
 	// SendTimeout).
 	reset bool
@@ -355,7 +369,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 
 // adopt makes nc the connection c serves, learning what it is.
 func (c *conn) adopt(nc net.Conn) {
-	c.nc, c.fd, c.rc, c.readFn = nc, -1, nil, nil
+	c.nc, c.fd, c.rc, c.readFn, c.waitFn = nc, -1, nil, nil, nil
 	c.x.Remote, c.x.TLS = netip.AddrPort{}, false
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.x.Remote = a.AddrPort()
@@ -365,6 +379,7 @@ func (c *conn) adopt(nc net.Conn) {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc
 			c.readFn = c.rawRead
+			c.waitFn = c.serveWaiting
 			rc.Control(func(fd uintptr) { c.fd = int(fd) })
 		}
 	} else if tc, ok := nc.(*tls.Conn); ok {
@@ -384,6 +399,10 @@ func (c *conn) adopt(nc net.Conn) {
 // buffer is taken only once bytes are there to read, so that a connection
 // waiting for its next request holds none.
 func (c *conn) fill() error {
+	if c.inWait {
+		// Would wait for ever on the read side wait holds.
+		return errReadInWait
+	}
 	if c.rc != nil {
 		c.rn, c.rerr = 0, nil
 		if err := c.rc.Read(c.readFn); err != nil {
@@ -517,16 +536,13 @@ func (c *conn) readRequest() int {
 		if s.closing.Load() && c.served.Load() {
 			return closed
 		}
-		idle := st.IdleTimeout
-		if idle <= 0 {
-			idle = 24 * time.Hour
-		}
-		hot := idle
-		if c.fd >= 0 && idle > hotWait && coldParking() {
-			hot = hotWait
-		}
+		idle, hot := c.idleWait(st)
 		c.setReadDeadline(hot)
-		err := c.fill()
+		err := c.wait()
+		if err != nil && isTimeout(err) && c.w == 0 {
+			// Requests served within the wait may have seen a reload.
+			idle, hot = c.idleWait(s.settings())
+		}
 		if err != nil && hot < idle && isTimeout(err) && c.w == 0 {
 			if c.buf != nil {
 				// A TLS connection reads into a buffer it took before
@@ -544,7 +560,12 @@ func (c *conn) readRequest() int {
 			c.setReadDeadline(idle - hot)
 			err = c.fill()
 		}
-		if !c.state.CompareAndSwap(stIdle, stActive) || err != nil {
+		if err != nil || c.waitClosed {
+			return closed
+		}
+		// A request served within the wait leaves the connection active
+		// when the next one was already in the buffer.
+		if !c.state.CompareAndSwap(stIdle, stActive) && c.state.Load() != stActive {
 			return closed
 		}
 	}
@@ -593,6 +614,112 @@ func (c *conn) readRequest() int {
 			}
 		}
 	}
+}
+
+// idleWait is how long an idle connection waits for its next request in
+// all, and how much of that on its goroutine before it is parked.
+func (c *conn) idleWait(st *Settings) (idle, hot time.Duration) {
+	idle = st.IdleTimeout
+	if idle <= 0 {
+		idle = 24 * time.Hour
+	}
+	hot = idle
+	if c.fd >= 0 && idle > hotWait && coldParking() {
+		hot = hotWait
+	}
+	return idle, hot
+}
+
+// wait reads the next request of an idle connection into the buffer, as
+// fill does. On plain TCP it serves the requests that need nothing but
+// their head (GET and the like) from within the wait itself, and returns
+// with the first that needs more, or when the connection is to close
+// (waitClosed). Go's poller forgets, as each read begins, whether the
+// socket was readable, so that each read first tries and fails before it
+// waits; within one read, a socket found empty can be waited on at once:
+// a keep-alive client's next request costs one read, not two.
+func (c *conn) wait() error {
+	c.waitClosed = false
+	if c.rc == nil {
+		return c.fill()
+	}
+	c.rerr, c.emptied, c.inWait = nil, false, true
+	err := c.rc.Read(c.waitFn)
+	c.inWait = false
+	if c.lingerAfter {
+		c.lingerAfter = false
+		c.lingeringClose()
+	}
+	if err != nil {
+		return err
+	}
+	return c.rerr
+}
+
+// serveWaiting is wait's read: it returns false to wait for the client.
+func (c *conn) serveWaiting(fd uintptr) bool {
+	for {
+		if c.r == c.w {
+			if c.emptied {
+				// The socket was empty when last read: whatever the
+				// client sends from then on wakes the wait.
+				c.emptied = false
+				return false
+			}
+			if !c.rawRead(fd) {
+				return false
+			}
+			if c.rerr == nil && c.rn == 0 {
+				c.rerr = io.EOF
+			}
+			if c.rerr != nil {
+				return true
+			}
+			c.w += c.rn
+			c.emptied = c.w < len(c.buf)
+		}
+		if !c.serveHeadOnly() {
+			return true
+		}
+	}
+}
+
+// serveHeadOnly serves, within wait, the request at the start of the
+// buffer when its head is all there and it has no body and asks for no
+// upgrade: one that reads nothing more from the client. It reports false
+// when readRequest is to go on with the buffer, or the connection to
+// close (waitClosed).
+func (c *conn) serveHeadOnly() bool {
+	s := c.s
+	n, err := ParseRequest(c.buf[c.r:c.w], &c.x.Req, s.settings().Limits)
+	if err != nil || c.x.Req.hasBody() || c.x.Req.Upgrade {
+		return false
+	}
+	if !c.state.CompareAndSwap(stIdle, stActive) && c.state.Load() != stActive {
+		c.waitClosed = true
+		return false
+	}
+	c.headStart = c.r
+	c.r += n
+	c.headEnd = c.r
+	c.served.Store(true)
+	c.start()
+	s.Handler.ServeH1(&c.x)
+	if !c.finish() {
+		c.waitClosed = true
+		return false
+	}
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+		c.state.Store(stIdle)
+		if s.closing.Load() {
+			c.waitClosed = true
+			return false
+		}
+		_, hot := c.idleWait(s.settings())
+		c.setReadDeadline(hot)
+	}
+	return true
 }
 
 // shrink moves the request, while its body is slow to come, from the
@@ -681,7 +808,13 @@ func (c *conn) finish() bool {
 		// Bytes left unread when the socket closes turn the close into a
 		// reset, which can destroy the answer before the client reads it.
 		if !x.writeFailed && (!x.body.done || c.r < c.w || c.unread()) {
-			c.lingeringClose()
+			if c.inWait {
+				// The wait holds the socket's read side: the lingering
+				// read comes once it returned.
+				c.lingerAfter = true
+			} else {
+				c.lingeringClose()
+			}
 		}
 		return false
 	}
@@ -770,6 +903,8 @@ func abort(nc net.Conn) {
 		l.SetLinger(0)
 	}
 }
+
+var errReadInWait = errors.New("h1: client read within the wait for a request")
 
 func isTimeout(err error) bool {
 	var ne net.Error

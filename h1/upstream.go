@@ -106,6 +106,12 @@ type backendConn struct {
 	readFn func(fd uintptr) bool
 	rn     int
 	rerr   error
+	// out is a request that the next read writes before it waits for
+	// the answer (sendFirst), outHead the buffer it lies in, and werr
+	// what its write failed with.
+	out     []byte
+	outHead *HeadWriter
+	werr    error
 }
 
 // read reads from the server into bc.buf[bc.w:]. On plain TCP the buffer
@@ -123,8 +129,25 @@ func (bc *backendConn) read() (int, error) {
 		bc.readFn = bc.rawRead
 	}
 	bc.rn, bc.rerr = 0, nil
-	if err := bc.rc.Read(bc.readFn); err != nil {
+	err := bc.rc.Read(bc.readFn)
+	if bc.outHead != nil {
+		if bc.out != nil && err == nil && bc.werr == nil {
+			// The socket took part of the request: the rest goes out
+			// through the poller, then the read starts over.
+			_, bc.werr = bc.nc.Write(bc.out)
+			bc.out = nil
+			if bc.werr == nil {
+				bc.release()
+				return bc.read()
+			}
+		}
+		bc.release()
+	}
+	if err != nil {
 		return 0, err
+	}
+	if bc.werr != nil {
+		return 0, bc.werr
 	}
 	if bc.rerr != nil {
 		return 0, bc.rerr
@@ -136,6 +159,9 @@ func (bc *backendConn) read() (int, error) {
 }
 
 func (bc *backendConn) rawRead(fd uintptr) bool {
+	if bc.out != nil {
+		return bc.writeOut(fd)
+	}
 	if bc.buf == nil {
 		bc.buf = getBuf(bc.bufSize())
 	}
@@ -157,6 +183,45 @@ func (bc *backendConn) rawRead(fd uintptr) bool {
 		bc.rerr = os.NewSyscallError("read", err)
 		return true
 	}
+}
+
+// sendFirst makes the next read write the request in hw before it waits
+// for the answer. Go's poller forgets, as each read begins, whether the
+// socket was readable; a request written after that point makes its
+// answer news to the poller, so the read can wait at once, sparing the
+// read that would fail first on every request. A connection that was
+// closed while idle is no exception: the request draws a reset, which
+// wakes the read. The read takes hw.
+func (bc *backendConn) sendFirst(hw *HeadWriter) {
+	bc.out, bc.outHead, bc.werr = hw.b, hw, nil
+}
+
+// writeOut writes bc.out from within the read (sendFirst). It reports
+// whether the read is to return: on an error, or when the socket took
+// part of it.
+func (bc *backendConn) writeOut(fd uintptr) bool {
+	for len(bc.out) > 0 {
+		n, err := syscall.Write(int(fd), bc.out)
+		switch err {
+		case nil:
+			bc.out = bc.out[n:]
+			continue
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+		default:
+			bc.werr = os.NewSyscallError("write", err)
+		}
+		return true
+	}
+	bc.out = nil
+	return false
+}
+
+// release gives back the buffer of a request written by read.
+func (bc *backendConn) release() {
+	putHead(bc.outHead)
+	bc.out, bc.outHead = nil, nil
 }
 
 func (bc *backendConn) bufSize() int {
@@ -268,6 +333,9 @@ func (bc *backendConn) quiet() bool {
 
 func (bc *backendConn) close() {
 	bc.nc.Close()
+	if bc.outHead != nil {
+		bc.release()
+	}
 	if bc.buf != nil {
 		putBuf(bc.buf)
 		bc.buf = nil
