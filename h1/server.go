@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -345,6 +346,13 @@ type conn struct {
 	// inWait is set while it runs, emptied once it found the socket
 	// empty, waitClosed when the connection is to close after it, and
 	// lingerAfter when a lingering close is to follow it.
+	// out is what sendRaw writes, sent how much of it went, werr what
+	// the write failed with; armed is set once it set the send timeout.
+	writeFn     func(fd uintptr) bool
+	out         []byte
+	sent        int
+	werr        error
+	armed       bool
 	waitFn      func(fd uintptr) bool
 	inWait      bool
 	emptied     bool
@@ -369,7 +377,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 
 // adopt makes nc the connection c serves, learning what it is.
 func (c *conn) adopt(nc net.Conn) {
-	c.nc, c.fd, c.rc, c.readFn, c.waitFn = nc, -1, nil, nil, nil
+	c.nc, c.fd, c.rc, c.readFn, c.waitFn, c.writeFn = nc, -1, nil, nil, nil, nil
 	c.x.Remote, c.x.TLS = netip.AddrPort{}, false
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.x.Remote = a.AddrPort()
@@ -380,6 +388,7 @@ func (c *conn) adopt(nc net.Conn) {
 			c.rc = rc
 			c.readFn = c.rawRead
 			c.waitFn = c.serveWaiting
+			c.writeFn = c.rawWrite
 			rc.Control(func(fd uintptr) { c.fd = int(fd) })
 		}
 	} else if tc, ok := nc.(*tls.Conn); ok {
@@ -437,9 +446,9 @@ func (c *conn) rawRead(fd uintptr) bool {
 		c.buf = getBuf(smallBuf)
 	}
 	for {
-		n, err := syscall.Read(int(fd), c.buf[c.w:])
+		n, err := readSocket(int(fd), c.buf[c.w:])
 		switch err {
-		case nil:
+		case 0:
 			c.rn = n
 			return true
 		case syscall.EINTR:
@@ -453,7 +462,7 @@ func (c *conn) rawRead(fd uintptr) bool {
 			}
 			return false
 		}
-		c.rerr = err
+		c.rerr = os.NewSyscallError("read", err)
 		return true
 	}
 }
@@ -479,6 +488,9 @@ func (c *conn) setReadDeadline(d time.Duration) {
 // less than that in SendTimeout is cut off. The connection is then reset
 // rather than closed, so the kernel drops the answer it still holds.
 func (c *conn) send(b []byte) (int, error) {
+	if c.rc != nil {
+		return c.sendRaw(b)
+	}
 	d := c.s.settings().SendTimeout
 	if d <= 0 {
 		return c.nc.Write(b)
@@ -490,6 +502,50 @@ func (c *conn) send(b []byte) (int, error) {
 		return n, ErrSendTimeout
 	}
 	return n, err
+}
+
+// sendRaw is send on plain TCP. The send timeout is armed only once the
+// socket cannot take the rest at once: an answer that fits in the socket's
+// buffer, as most do, sets no timer.
+func (c *conn) sendRaw(b []byte) (int, error) {
+	c.out, c.sent, c.werr, c.armed = b, 0, nil, false
+	err := c.rc.Write(c.writeFn)
+	if c.armed {
+		c.nc.SetWriteDeadline(time.Time{})
+	}
+	n := c.sent
+	c.out = nil
+	if err == nil {
+		err = c.werr
+	}
+	if err != nil && isTimeout(err) {
+		c.reset = true
+		return n, ErrSendTimeout
+	}
+	return n, err
+}
+
+// rawWrite is sendRaw's write: it returns false to wait for room.
+func (c *conn) rawWrite(fd uintptr) bool {
+	for c.sent < len(c.out) {
+		n, err := writeSocket(int(fd), c.out[c.sent:])
+		switch err {
+		case 0:
+			c.sent += n
+			continue
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			if d := c.s.settings().SendTimeout; d > 0 && !c.armed {
+				c.nc.SetWriteDeadline(time.Now().Add(d))
+				c.armed = true
+			}
+			return false
+		}
+		c.werr = os.NewSyscallError("write", err)
+		return true
+	}
+	return true
 }
 
 // ErrSendTimeout is a client that read nothing of the answer for the

@@ -166,9 +166,9 @@ func (bc *backendConn) rawRead(fd uintptr) bool {
 		bc.buf = getBuf(bc.bufSize())
 	}
 	for {
-		n, err := syscall.Read(int(fd), bc.buf[bc.w:])
+		n, err := readSocket(int(fd), bc.buf[bc.w:])
 		switch err {
-		case nil:
+		case 0:
 			bc.rn = n
 			return true
 		case syscall.EINTR:
@@ -201,9 +201,9 @@ func (bc *backendConn) sendFirst(hw *HeadWriter) {
 // part of it.
 func (bc *backendConn) writeOut(fd uintptr) bool {
 	for len(bc.out) > 0 {
-		n, err := syscall.Write(int(fd), bc.out)
+		n, err := writeSocket(int(fd), bc.out)
 		switch err {
-		case nil:
+		case 0:
 			bc.out = bc.out[n:]
 			continue
 		case syscall.EINTR:
