@@ -1,9 +1,16 @@
 package h1
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -79,5 +86,61 @@ func TestBackendReadLendsBuffer(t *testing.T) {
 				t.Fatalf("read after the server closed: %v, want EOF", err)
 			}
 		})
+	}
+}
+
+// TestRequestLargerThanTheServerTakes forwards a request whose head and
+// held body the server's socket cannot take at once: the read that writes
+// it (sendFirst) hands the rest to a blocking write and then reads the
+// answer.
+func TestRequestLargerThanTheServerTakes(t *testing.T) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		// A small receive window, inherited by the accepted socket.
+		return c.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048)
+		})
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				// Not reading for a while fills the window.
+				time.Sleep(100 * time.Millisecond)
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				n, _ := io.Copy(io.Discard, req.Body)
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%d", len(strconv.FormatInt(n, 10)), n)
+			}()
+		}
+	}()
+	u := NewUpstream(ln.Addr().String(), time.Second)
+	defer u.Close()
+	// And a small send buffer: the request fills both.
+	u.dialer.Control = func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 2048)
+		})
+	}
+	h := &bufferingForward{u: u, limit: 64 << 10, timeout: 5 * time.Second, results: make(chan outcome, 1)}
+	_, addr := startEngine(t, h)
+	sent := strings.Repeat("x", 7000) // held in the connection's 8 KiB buffer
+	resps := rawExchange(t, addr, fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(sent), sent), "POST")
+	if got := body(resps[0]); resps[0].StatusCode != 200 || got != strconv.Itoa(len(sent)) {
+		t.Fatalf("status %d body %q, want 200 %d", resps[0].StatusCode, got, len(sent))
+	}
+	if o := h.next(t); o.err != nil {
+		t.Fatalf("forward: %v", o.err)
 	}
 }

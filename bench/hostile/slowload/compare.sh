@@ -3,9 +3,12 @@
 # slowload (500 slow POSTs, 500 slow readers of 1 MiB), each proxy started
 # afresh for each load and warmed by a small run of the same load first.
 # ROUNDS rounds, the proxies' order alternating; then the median of each
-# figure per proxy and load (a single run decides little: whether the
-# normal client's first requests meet the tail of the readers' initial
-# burst moves its p99 between about 1 and 15 ms, for either proxy).
+# figure per proxy and load. A single run decides little: under the slow
+# readers the whole machine stalls now and then for a second or so (the
+# backend, asked straight, is as slow then), which moves either proxy's
+# p99 from about 1 ms to 10 or more. So a second normal client GETs from
+# the backend straight meanwhile, as a control: its p99 (direct_p99_ms)
+# rises with the proxied one when the stall, not the proxy, was the cause.
 # Loopback only; about 1.5 minutes per round.
 # Usage: [ROUNDS=1] [MODES="post read"] bench/hostile/slowload/compare.sh [QUILL_BINARY]
 set -euo pipefail
@@ -61,7 +64,7 @@ for round in $(seq "$ROUNDS"); do
 			fi
 			pid=$!
 			sleep 1
-			line=$("$work/slowload" $mode -target $addr -pid $pid -n "$N" -for "$FOR" -warm 50)
+			line=$("$work/slowload" $mode -target $addr -direct "$BACKEND" -pid $pid -n "$N" -for "$FOR" -warm 50)
 			printf 'round %d %-8s %s\n' "$round" $proxy "$line" | tee -a "$work/lines"
 			kill $pid
 			wait $pid 2>/dev/null || true
@@ -73,8 +76,8 @@ if ((ROUNDS > 1)); then
 	for mode in ${MODES:-post read}; do
 		for proxy in quill haproxy; do
 			printf '%-8s mode=%s' $proxy "$mode"
-			for key in anon_growth_kib p50_ms p99_ms max_ms; do
-				grep " $proxy " "$work/lines" | grep "mode=$mode " | grep -o "$key=[0-9.]*" | cut -d= -f2 | sort -n |
+			for key in anon_growth_kib p50_ms p99_ms max_ms direct_p99_ms; do
+				grep " $proxy " "$work/lines" | grep "mode=$mode " | grep -o " $key=[0-9.]*" | cut -d= -f2 | sort -n |
 					awk -v k=$key '{v[NR]=$1} END{m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf " %s=%s", k, m}'
 			done
 			echo

@@ -46,9 +46,10 @@ func main() {
 	n := fs.Int("n", 500, "slow connections (at most 2000)")
 	dur := fs.Duration("for", 30*time.Second, "how long the load lasts (at most 2m)")
 	rate := fs.Int("rate", 0, "read: bytes a second each slow reader reads")
+	direct := fs.String("direct", "", "the backend's address: a second normal client GETs from it straight, beside the proxied one, as a control")
 	warm := fs.Int("warm", 0, "connections of a 5 s load run first, unmeasured, so that the proxy's code and pools are warm")
 	fs.Parse(os.Args[2:])
-	if !loopback(*target) || !loopback(*listen) {
+	if !loopback(*target) || !loopback(*listen) || (*direct != "" && !loopback(*direct)) {
 		fmt.Fprintln(os.Stderr, "slowload: loopback addresses only")
 		os.Exit(2)
 	}
@@ -62,7 +63,7 @@ func main() {
 			load(os.Args[1], *target, min(*warm, *n), 5*time.Second, *rate, nil)
 			time.Sleep(3 * time.Second)
 		}
-		run(os.Args[1], *target, *pid, *n, *dur, *rate)
+		run(os.Args[1], *target, *direct, *pid, *n, *dur, *rate)
 	default:
 		fmt.Fprintln(os.Stderr, "usage: slowload backend|post|read [flags]")
 		os.Exit(2)
@@ -122,7 +123,7 @@ func status(pid int, key string) int64 {
 	return 0
 }
 
-func run(mode, target string, pid, n int, dur time.Duration, rate int) {
+func run(mode, target, direct string, pid, n int, dur time.Duration, rate int) {
 	base, baseAnon := vmRSS(pid), rssAnon(pid)
 	var peak, peakAnon atomic.Int64
 	peak.Store(base)
@@ -148,20 +149,38 @@ func run(mode, target string, pid, n int, dur time.Duration, rate int) {
 			}
 		}
 	}()
-	var lat []time.Duration
-	opened, failed := load(mode, target, n, dur, rate, func(end time.Time) { lat = normalClient(target, end) })
+	var lat, directLat []time.Duration
+	opened, failed := load(mode, target, n, dur, rate, func(end time.Time) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if direct != "" {
+				directLat = normalClient(direct, end)
+			}
+		}()
+		lat = normalClient(target, end)
+		<-done
+	})
 	close(stop)
 	wg.Wait()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(float64(len(lat))*p))]
-	}
-	fmt.Printf("mode=%s conns=%d failed=%d for=%s rss_base_kib=%d rss_peak_kib=%d growth_kib=%d anon_growth_kib=%d normal_reqs=%d p50_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
+	fmt.Printf("mode=%s conns=%d failed=%d for=%s rss_base_kib=%d rss_peak_kib=%d growth_kib=%d anon_growth_kib=%d normal_reqs=%d p50_ms=%.1f p99_ms=%.1f max_ms=%.1f",
 		mode, opened, failed, dur, base, peak.Load(), peak.Load()-base, peakAnon.Load()-baseAnon, len(lat),
-		ms(pct(0.5)), ms(pct(0.99)), ms(pct(1)))
+		ms(pct(lat, 0.5)), ms(pct(lat, 0.99)), ms(pct(lat, 1)))
+	if direct != "" {
+		// Latency the machine and the backend add by themselves: when
+		// this rises with the proxied p99, the proxy is not the cause.
+		fmt.Printf(" direct_p99_ms=%.1f direct_max_ms=%.1f", ms(pct(directLat, 0.99)), ms(pct(directLat, 1)))
+	}
+	fmt.Println()
+}
+
+// pct is the p-quantile of lat, which it sorts.
+func pct(lat []time.Duration, p float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat[min(len(lat)-1, int(float64(len(lat))*p))]
 }
 
 // load runs n slow connections for dur, and during it meanwhile (when
