@@ -11,13 +11,20 @@ import (
 	"time"
 )
 
-// An idle keep-alive connection gives up its goroutine after hotWait and
-// is served again when the client sends; past the idle timeout it closes.
+// An idle keep-alive connection gives up its goroutine (and exchange)
+// after hotWait and is served again, with its client's address, when the
+// client sends; past the idle timeout it closes.
 func TestIdleConnectionParked(t *testing.T) {
 	if !coldParking() {
 		t.Skip("no epoll here")
 	}
-	_, u := startBackend(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	_, u := startBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "127.0.0.1" {
+			http.Error(w, "X-Forwarded-For "+xff, 500)
+			return
+		}
+		w.Write([]byte("ok"))
+	})
 	s, addr := startEngineWith(t, forwardTo{u}, func(s *Server) { s.IdleTimeout = hotWait + 2*time.Second })
 	c, err := net.Dial("tcp", addr)
 	if err != nil {

@@ -145,7 +145,7 @@ func (x *Exchange) BufferBody(limit int) error {
 // a buffer of the body's own), the client failed (holdErr), or the
 // connection cannot be parked (TLS: BufferBody waits on the goroutine).
 func (c *conn) holdAhead() bool {
-	x := &c.x
+	x := c.x
 	b := &x.body
 	if x.holdErr != nil || b.done || c.rc == nil || c.fd < 0 || !coldParking() {
 		return false

@@ -143,6 +143,9 @@ func (c *conn) serve() { c.run(false) }
 // run is serve, resumed after a wait for a request body's part to hold
 // (holdAhead) when resumed is set.
 func (c *conn) run(resumed bool) {
+	if c.x == nil {
+		c.takeExchange() // woken from parking
+	}
 	for {
 		if !resumed {
 			switch c.readRequest() {
@@ -158,7 +161,7 @@ func (c *conn) run(resumed bool) {
 		if c.holdLimit > 0 && c.holdAhead() {
 			return
 		}
-		c.s.Handler.ServeH1(&c.x)
+		c.s.Handler.ServeH1(c.x)
 		if !c.finish() {
 			c.end()
 			return
@@ -171,7 +174,7 @@ func (c *conn) start() {
 	c.x.begin()
 	c.holdLimit = 0
 	if bh, ok := c.s.Handler.(BodyHolder); ok {
-		c.holdLimit = bh.HoldBody(&c.x)
+		c.holdLimit = bh.HoldBody(c.x)
 	}
 }
 
@@ -320,7 +323,13 @@ type conn struct {
 	s  *Server
 	nc net.Conn
 	rc syscall.RawConn // reads of plain TCP connections; nil on TLS
-	x  Exchange
+	// x is the exchange of the request in flight, kept while the
+	// connection is served or waits on its goroutine and given back to
+	// exchanges while it is parked (an idle connection holds little
+	// more than this struct); remote and tls fill it in.
+	x      *Exchange
+	remote netip.AddrPort
+	tls    bool
 
 	buf       []byte
 	r, w      int
@@ -370,18 +379,39 @@ type syscallConn interface {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, accepted: time.Now()}
-	c.x.c = c
 	c.adopt(nc)
+	c.takeExchange()
 	return c
+}
+
+// exchanges are the Exchanges of parked connections, given to the next
+// that wakes; their fields' backing arrays go with them.
+var exchanges = sync.Pool{New: func() any { return new(Exchange) }}
+
+// takeExchange gives c an exchange, on its goroutine.
+func (c *conn) takeExchange() {
+	x := exchanges.Get().(*Exchange)
+	x.c, x.Remote, x.TLS = c, c.remote, c.tls
+	c.x = x
+}
+
+// dropExchange gives c's exchange back as c parks: the handler's Data
+// goes with it, and is made anew when a request comes.
+func (c *conn) dropExchange() {
+	x := c.x
+	x.releaseBody()
+	x.c, x.Data = nil, nil
+	c.x = nil
+	exchanges.Put(x)
 }
 
 // adopt makes nc the connection c serves, learning what it is.
 func (c *conn) adopt(nc net.Conn) {
 	c.nc, c.fd, c.rc, c.readFn, c.waitFn, c.writeFn = nc, -1, nil, nil, nil, nil
-	c.x.Remote, c.x.TLS = netip.AddrPort{}, false
+	c.remote, c.tls = netip.AddrPort{}, false
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
-		c.x.Remote = a.AddrPort()
-		c.x.Remote = netip.AddrPortFrom(c.x.Remote.Addr().Unmap(), c.x.Remote.Port())
+		ap := a.AddrPort()
+		c.remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	if sc, ok := nc.(syscallConn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
@@ -392,7 +422,7 @@ func (c *conn) adopt(nc net.Conn) {
 			rc.Control(func(fd uintptr) { c.fd = int(fd) })
 		}
 	} else if tc, ok := nc.(*tls.Conn); ok {
-		c.x.TLS = true
+		c.tls = true
 		// A TLS connection is read through crypto/tls, but parked by its
 		// socket: a read that timed out leaves no whole record unread in
 		// tls.Conn, so the socket is readable again when the client sends.
@@ -401,6 +431,9 @@ func (c *conn) adopt(nc net.Conn) {
 				rc.Control(func(fd uintptr) { c.fd = int(fd) })
 			}
 		}
+	}
+	if c.x != nil {
+		c.x.Remote, c.x.TLS = c.remote, c.tls
 	}
 }
 
@@ -607,12 +640,16 @@ func (c *conn) readRequest() int {
 				c.buf = nil
 			}
 			c.coldEnd = time.Now().Add(idle - hot)
+			// Given back before the connection is parked: from then on
+			// another goroutine may serve or close it.
+			c.dropExchange()
 			if c.state.CompareAndSwap(stIdle, stCold) {
 				if parkCold(c) {
 					return parked
 				}
 				c.state.Store(stIdle)
 			}
+			c.takeExchange()
 			c.setReadDeadline(idle - hot)
 			err = c.fill()
 		}
@@ -760,7 +797,7 @@ func (c *conn) serveHeadOnly() bool {
 	c.headEnd = c.r
 	c.served.Store(true)
 	c.start()
-	s.Handler.ServeH1(&c.x)
+	s.Handler.ServeH1(c.x)
 	if !c.finish() {
 		c.waitClosed = true
 		return false
@@ -854,7 +891,7 @@ func requestLine(b []byte) []byte {
 // finish ends a request after the handler returned and reports whether
 // the connection serves another one.
 func (c *conn) finish() bool {
-	x := &c.x
+	x := c.x
 	defer x.releaseBody()
 	if !x.headSent {
 		x.closeAfter = true
@@ -936,7 +973,9 @@ const (
 )
 
 func (c *conn) close() {
-	c.x.releaseBody()
+	if c.x != nil {
+		c.x.releaseBody()
+	}
 	if c.reset {
 		abort(c.nc)
 	}
