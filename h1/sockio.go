@@ -14,22 +14,15 @@ import (
 // costs two thread switches and wake-ups more than the call itself. These
 // calls never wait: a socket that has nothing to give or no room answers
 // EAGAIN at once, and the engine then parks the goroutine in Go's poller.
-func readSocket(fd int, p []byte) (int, syscall.Errno) {
-	if len(p) == 0 {
-		return 0, 0
-	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), 0
-}
+func readSocket(fd int, p []byte) (int, syscall.Errno) { return sockCall(syscall.SYS_READ, fd, p) }
 
-func writeSocket(fd int, p []byte) (int, syscall.Errno) {
+func writeSocket(fd int, p []byte) (int, syscall.Errno) { return sockCall(syscall.SYS_WRITE, fd, p) }
+
+func sockCall(trap uintptr, fd int, p []byte) (int, syscall.Errno) {
 	if len(p) == 0 {
 		return 0, 0
 	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	n, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	if e != 0 {
 		return 0, e
 	}
