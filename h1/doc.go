@@ -44,7 +44,7 @@
 // than an event-driven proxy does, one read and one write each side: a
 // request to a server is written from within the read that waits for its
 // answer, and requests that need nothing but their head are served from
-// within the wait for them, so that Go's poller, which forgets a socket's
-// readiness as each read begins, never makes a read try and fail before it
-// waits (conn.wait, backendConn.sendFirst).
+// within the wait for them: Go's poller forgets a socket's readiness as
+// each read begins, which would make every such read try and fail before
+// it waits (conn.wait, backendConn.sendFirst).
 package h1

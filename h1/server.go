@@ -348,26 +348,27 @@ type conn struct {
 	fd       int       // of a plain TCP connection, for parkCold; -1 otherwise
 	coldEnd  time.Time // when a parked connection has been idle too long
 
-	readFn func(fd uintptr) bool
-	rn     int
-	rerr   error
+	readFn   func(fd uintptr) bool
+	rn       int
+	rerr     error
+	deadline time.Time
 	// The wait for a request on plain TCP (wait): waitFn is its read;
 	// inWait is set while it runs, emptied once it found the socket
 	// empty, waitClosed when the connection is to close after it, and
 	// lingerAfter when a lingering close is to follow it.
-	// out is what sendRaw writes, sent how much of it went, werr what
-	// the write failed with; armed is set once it set the send timeout.
-	writeFn     func(fd uintptr) bool
-	out         []byte
-	sent        int
-	werr        error
-	armed       bool
 	waitFn      func(fd uintptr) bool
 	inWait      bool
 	emptied     bool
 	waitClosed  bool
 	lingerAfter bool
-	deadline    time.Time
+	// The write of plain TCP (sendRaw): writeFn is its callback, out what
+	// it writes, sent how much of it went, werr what the write failed
+	// with; armed is set once it set the send timeout.
+	writeFn func(fd uintptr) bool
+	out     []byte
+	sent    int
+	werr    error
+	armed   bool
 	// reset makes the close a reset (a client that read nothing in
 	// SendTimeout).
 	reset bool
@@ -560,23 +561,18 @@ func (c *conn) sendRaw(b []byte) (int, error) {
 
 // rawWrite is sendRaw's write: it returns false to wait for room.
 func (c *conn) rawWrite(fd uintptr) bool {
-	for c.sent < len(c.out) {
-		n, err := writeSocket(int(fd), c.out[c.sent:])
-		switch err {
-		case 0:
-			c.sent += n
-			continue
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			if d := c.s.settings().SendTimeout; d > 0 && !c.armed {
-				c.nc.SetWriteDeadline(time.Now().Add(d))
-				c.armed = true
-			}
-			return false
+	n, err := writeAll(int(fd), c.out[c.sent:])
+	c.sent += n
+	switch err {
+	case 0:
+	case syscall.EAGAIN:
+		if d := c.s.settings().SendTimeout; d > 0 && !c.armed {
+			c.nc.SetWriteDeadline(time.Now().Add(d))
+			c.armed = true
 		}
+		return false
+	default:
 		c.werr = os.NewSyscallError("write", err)
-		return true
 	}
 	return true
 }
@@ -625,13 +621,12 @@ func (c *conn) readRequest() int {
 		if s.closing.Load() && c.served.Load() {
 			return closed
 		}
-		idle, hot := c.idleWait(st)
+		_, hot := c.idleWait(st)
 		c.setReadDeadline(hot)
 		err := c.wait()
-		if err != nil && isTimeout(err) && c.w == 0 {
-			// Requests served within the wait may have seen a reload.
-			idle, hot = c.idleWait(s.settings())
-		}
+		// Settings again: requests served within the wait may have seen
+		// a reload.
+		idle, hot := c.idleWait(s.settings())
 		if err != nil && hot < idle && isTimeout(err) && c.w == 0 {
 			if c.buf != nil {
 				// A TLS connection reads into a buffer it took before

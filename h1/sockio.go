@@ -28,3 +28,20 @@ func sockCall(trap uintptr, fd int, p []byte) (int, syscall.Errno) {
 	}
 	return int(n), 0
 }
+
+// writeAll writes p with writeSocket until all of it went, the socket has
+// no room (EAGAIN) or the write failed, and reports how much went.
+func writeAll(fd int, p []byte) (int, syscall.Errno) {
+	sent := 0
+	for sent < len(p) {
+		n, err := writeSocket(fd, p[sent:])
+		switch err {
+		case 0:
+			sent += n
+		case syscall.EINTR:
+		default:
+			return sent, err
+		}
+	}
+	return sent, 0
+}

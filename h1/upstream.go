@@ -135,7 +135,6 @@ func (bc *backendConn) read() (int, error) {
 			// The socket took part of the request: the rest goes out
 			// through the poller, then the read starts over.
 			_, bc.werr = bc.nc.Write(bc.out)
-			bc.out = nil
 			if bc.werr == nil {
 				bc.release()
 				return bc.read()
@@ -200,22 +199,17 @@ func (bc *backendConn) sendFirst(hw *HeadWriter) {
 // whether the read is to return: on an error, or when the socket took
 // part of it.
 func (bc *backendConn) writeOut(fd uintptr) bool {
-	for len(bc.out) > 0 {
-		n, err := writeSocket(int(fd), bc.out)
-		switch err {
-		case 0:
-			bc.out = bc.out[n:]
-			continue
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-		default:
-			bc.werr = os.NewSyscallError("write", err)
-		}
-		return true
+	n, err := writeAll(int(fd), bc.out)
+	bc.out = bc.out[n:]
+	switch err {
+	case 0:
+		bc.out = nil
+		return false
+	case syscall.EAGAIN:
+	default:
+		bc.werr = os.NewSyscallError("write", err)
 	}
-	bc.out = nil
-	return false
+	return true
 }
 
 // release gives back the buffer of a request written by read.
